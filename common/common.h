@@ -160,6 +160,44 @@ int sm_mp_bin_exact(const msgpack_object *obj, uint8_t *out, size_t len);
 int sm_mp_pack_cstr(msgpack_packer *pk, const char *s);
 int sm_mp_pack_bin(msgpack_packer *pk, const void *p, size_t len);
 
+/* --------------------------------------------------------------- identity
+ * A node's identity is an ed25519 key pair. Key file: the line
+ * "seedmesh-key-v1 <128 hex digits of the libsodium secret key>", mode 0600.
+ * Trust file: one "<64 hex digits of a public key> [name]" per line; blank
+ * lines and lines starting with '#' are ignored. */
+#define SM_PUBKEY_BYTES 32
+#define SM_SECKEY_BYTES 64
+#define SM_SIG_BYTES 64
+#define SM_TRUST_MAX 4096
+
+struct sm_identity {
+  uint8_t public_key[SM_PUBKEY_BYTES];
+  uint8_t secret_key[SM_SECKEY_BYTES];
+};
+
+struct sm_trust {
+  size_t count;
+  uint8_t (*keys)[SM_PUBKEY_BYTES]; /* sorted, for binary search */
+};
+
+/* Generates a new identity and writes it to path (refuses to overwrite:
+ * SM_EEXIST). */
+int sm_identity_generate(const char *path, struct sm_identity *out);
+/* Loads an identity; SM_EMALFORMED names a bad file, SM_EINVAL a file
+ * readable by group or others. */
+int sm_identity_load(const char *path, struct sm_identity *out);
+/* Wipes the secret key. */
+void sm_identity_cleanup(struct sm_identity *id);
+
+/* Loads a trust file into *out (caller calls sm_trust_cleanup). On a bad line
+ * returns SM_EMALFORMED and sets *out_bad_line (1-based). */
+int sm_trust_load(const char *path, struct sm_trust *out, size_t *out_bad_line);
+/* Builds a trust set from n keys (copied). */
+int sm_trust_init_keys(struct sm_trust *out, const uint8_t (*keys)[SM_PUBKEY_BYTES],
+                       size_t n);
+int sm_trust_contains(const struct sm_trust *trust, const uint8_t *public_key);
+void sm_trust_cleanup(struct sm_trust *trust);
+
 #define SM_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define SM_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define SM_MAX(a, b) ((a) > (b) ? (a) : (b))

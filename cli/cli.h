@@ -1,0 +1,62 @@
+/* cli.h - shared pieces of the seedmesh command: subcommand entry points,
+ * error reporting, size parsing, progress display and JSON output. */
+#ifndef SM_CLI_H
+#define SM_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit codes (documented in docs/cli.md). */
+enum cli_exit {
+  CLI_EXIT_OK = 0,
+  CLI_EXIT_FAILURE = 1,    /* the operation failed; the message says why */
+  CLI_EXIT_USAGE = 2,      /* bad flags or arguments */
+  CLI_EXIT_MISMATCH = 3,   /* verification found differences */
+};
+
+int cli_cmd_keygen(int argc, char **argv);
+int cli_cmd_snapshot(int argc, char **argv);
+int cli_cmd_manifest(int argc, char **argv);
+int cli_cmd_materialize(int argc, char **argv);
+int cli_cmd_verify(int argc, char **argv);
+
+/* Prints "seedmesh <cmd>: <message>" on stderr as one line; returns code. */
+int cli_fail(int code, const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Parses "4194304", "4M", "4MiB", "1G" ... into bytes; -1 on bad input. */
+int cli_parse_size(const char *text, uint64_t *out);
+
+/* Resolves a manifest reference: a store directory (its latest manifest), a
+ * directory STORE/manifests/<id>, or the root file inside it. Writes the
+ * store path and the hex id ("" for latest). */
+int cli_resolve_manifest(const char *ref, char *store, size_t store_size, char *id,
+                         size_t id_size);
+
+/* A progress line on stderr, redrawn in place on a terminal, one line every
+ * few seconds otherwise. */
+struct cli_progress {
+  const char *label;
+  double started;
+  double last_print;
+  int is_tty;
+  int quiet;
+  int printed_final;
+};
+void cli_progress_init(struct cli_progress *p, const char *label, int quiet);
+void cli_progress_update(void *arg, uint64_t done, uint64_t total);
+void cli_progress_done(struct cli_progress *p);
+
+struct sm_identity;
+/* Loads a key file, printing a one-line error with the fix on failure;
+ * returns 0 or CLI_EXIT_FAILURE. */
+int cli_key_load(const char *cmd, const char *path, struct sm_identity *id);
+/* Prints the one-line error for a failed manifest load; returns
+ * CLI_EXIT_FAILURE. */
+int cli_manifest_error(const char *cmd, int rc, const char *ref);
+
+/* Writes s as a JSON string literal (with quotes). */
+void cli_json_string(FILE *out, const char *s);
+double cli_now(void);
+
+#endif

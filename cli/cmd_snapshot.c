@@ -1,0 +1,155 @@
+/* cmd_snapshot.c - seedmesh snapshot: cuts a source into a signed chunk
+ * store. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "chunkstore/chunkstore.h"
+#include "cli/cli.h"
+#include "common/common.h"
+
+static void snapshot_usage(FILE *out) {
+  fprintf(out,
+          "usage: seedmesh snapshot --engine dir --source DIR --out STORE --key FILE\n"
+          "                         [--chunk-size SIZE] [--level N] [--threads N] [--json]\n\n"
+          "Cuts every file under DIR into fixed-size chunks (default 4M), stores the chunks\n"
+          "STORE does not have yet (zstd, level 1 by default) and writes a manifest signed\n"
+          "with the key. Snapshots into the same STORE share unchanged chunks.\n\n"
+          "  --engine dir       a plain directory (engines mariadb and mysql: see docs)\n"
+          "  --chunk-size SIZE  power of two from 16K to 64M\n"
+          "  --level N          zstd level 1..19\n"
+          "  --threads N        hashing/compression threads (default: all CPUs)\n"
+          "  --json             print the result as JSON on stdout\n\n"
+          "example:\n"
+          "  seedmesh snapshot --engine dir --source /data/src --out /srv/snap --key donor.key\n");
+}
+
+int cli_cmd_snapshot(int argc, char **argv) {
+  static const struct option options[] = {
+      {"engine", required_argument, NULL, 'e'}, {"source", required_argument, NULL, 's'},
+      {"out", required_argument, NULL, 'o'},    {"key", required_argument, NULL, 'k'},
+      {"chunk-size", required_argument, NULL, 'c'}, {"level", required_argument, NULL, 'l'},
+      {"threads", required_argument, NULL, 't'}, {"json", no_argument, NULL, 'j'},
+      {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+  };
+  const char *engine = "dir";
+  const char *source = NULL;
+  const char *store = NULL;
+  const char *key_path = NULL;
+  uint64_t chunk_size = CHUNKSTORE_CHUNK_DEFAULT;
+  int level = 1;
+  int threads = 0;
+  int json = 0;
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    switch (c) {
+    case 'e': engine = optarg; break;
+    case 's': source = optarg; break;
+    case 'o': store = optarg; break;
+    case 'k': key_path = optarg; break;
+    case 'c':
+      if (cli_parse_size(optarg, &chunk_size) < 0 || chunk_size < CHUNKSTORE_CHUNK_MIN ||
+          chunk_size > CHUNKSTORE_CHUNK_MAX || (chunk_size & (chunk_size - 1)) != 0) {
+        return cli_fail(CLI_EXIT_USAGE, "snapshot",
+                        "--chunk-size %s is not a power of two from 16K to 64M (e.g. 4M)", optarg);
+      }
+      break;
+    case 'l':
+      level = atoi(optarg);
+      if (level < 1 || level > 19) {
+        return cli_fail(CLI_EXIT_USAGE, "snapshot", "--level %s is out of range: use 1..19", optarg);
+      }
+      break;
+    case 't':
+      threads = atoi(optarg);
+      if (threads < 1 || threads > 64) {
+        return cli_fail(CLI_EXIT_USAGE, "snapshot", "--threads %s is out of range: use 1..64", optarg);
+      }
+      break;
+    case 'j': json = 1; break;
+    case 'h': snapshot_usage(stdout); return CLI_EXIT_OK;
+    default:
+      return cli_fail(CLI_EXIT_USAGE, "snapshot", "unknown option (see seedmesh snapshot --help)");
+    }
+  }
+  if (optind != argc) {
+    return cli_fail(CLI_EXIT_USAGE, "snapshot", "unexpected argument '%s'", argv[optind]);
+  }
+  if (strcmp(engine, "dir") != 0) {
+    return cli_fail(CLI_EXIT_USAGE, "snapshot",
+                    "unknown --engine '%s': this build supports 'dir'", engine);
+  }
+  if (source == NULL || store == NULL || key_path == NULL) {
+    return cli_fail(CLI_EXIT_USAGE, "snapshot",
+                    "--source DIR, --out STORE and --key FILE are all required");
+  }
+  struct stat st;
+  if (stat(source, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return cli_fail(CLI_EXIT_USAGE, "snapshot", "--source %s is not a directory", source);
+  }
+  struct sm_identity key;
+  if (cli_key_load("snapshot", key_path, &key) != 0) {
+    return CLI_EXIT_FAILURE;
+  }
+  struct chunkstore_snapshot_options opt;
+  memset(&opt, 0, sizeof(opt));
+  opt.source = source;
+  opt.store = store;
+  opt.chunk_size = (uint32_t)chunk_size;
+  opt.zstd_level = level;
+  opt.threads = threads;
+  opt.key = &key;
+  struct cli_progress progress;
+  cli_progress_init(&progress, "snapshot", json);
+  opt.progress = cli_progress_update;
+  opt.progress_arg = &progress;
+  struct chunkstore_manifest *m = NULL;
+  struct chunkstore_snapshot_stats stats;
+  char bad_path[CHUNKSTORE_PATH_MAX + 1] = "";
+  int rc = chunkstore_snapshot(&opt, &m, &stats, bad_path);
+  cli_progress_done(&progress);
+  sm_identity_cleanup(&key);
+  if (rc == SM_EPATH) {
+    return cli_fail(CLI_EXIT_FAILURE, "snapshot",
+                    "cannot snapshot '%s': only regular files and directories are copied "
+                    "(remove or move symlinks and special files out of the source)", bad_path);
+  }
+  if (rc == SM_ESTATE) {
+    return cli_fail(CLI_EXIT_FAILURE, "snapshot",
+                    "'%s' changed while it was read: snapshot a quiet copy (engines do this for "
+                    "databases)", bad_path);
+  }
+  if (rc < 0) {
+    return cli_fail(CLI_EXIT_FAILURE, "snapshot", "failed%s%s: %s", bad_path[0] ? " at " : "",
+                    bad_path, sm_strerror(rc));
+  }
+  char hex[2 * CHUNKSTORE_ID_BYTES + 1];
+  sm_hex_encode(m->id, CHUNKSTORE_ID_BYTES, hex);
+  double mbps = stats.seconds > 0 ? (double)stats.bytes / stats.seconds / 1e6 : 0;
+  if (json) {
+    printf("{\"manifest\":\"%s\",\"store\":", hex);
+    cli_json_string(stdout, store);
+    printf(",\"files\":%llu,\"dirs\":%llu,\"bytes\":%llu,\"chunks\":%llu,\"zero_chunks\":%llu,"
+           "\"new_chunks\":%llu,\"reused_chunks\":%llu,\"stored_bytes\":%llu,\"seconds\":%.3f}\n",
+           (unsigned long long)stats.files, (unsigned long long)stats.dirs,
+           (unsigned long long)stats.bytes, (unsigned long long)stats.chunks,
+           (unsigned long long)stats.zero_chunks, (unsigned long long)stats.new_chunks,
+           (unsigned long long)stats.reused_chunks, (unsigned long long)stats.stored_bytes,
+           stats.seconds);
+  } else {
+    char total[32], stored[32];
+    sm_format_bytes(stats.bytes, total, sizeof(total));
+    sm_format_bytes(stats.stored_bytes, stored, sizeof(stored));
+    printf("manifest %s\n", hex);
+    printf("%llu files, %llu dirs, %s in %llu chunks (%llu zero, %llu new, %llu already stored)\n",
+           (unsigned long long)stats.files, (unsigned long long)stats.dirs, total,
+           (unsigned long long)stats.chunks, (unsigned long long)stats.zero_chunks,
+           (unsigned long long)stats.new_chunks, (unsigned long long)stats.reused_chunks);
+    printf("stored %s new in %.2f s (%.0f MB/s)\n", stored, stats.seconds, mbps);
+  }
+  chunkstore_manifest_free(m);
+  return CLI_EXIT_OK;
+}
