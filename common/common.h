@@ -142,6 +142,14 @@ int sm_mp_check(const uint8_t *buf, size_t len, int max_depth,
  * bytes are SM_EMALFORMED). Strings and bins in *out point into buf. */
 int sm_mp_unpack(const uint8_t *buf, size_t len, msgpack_zone *zone,
                  msgpack_object *out);
+/* Like sm_mp_unpack, and refuses (SM_ETOOBIG) input that declares more than
+ * max_objects objects in all, before anything is allocated: for message
+ * types whose shape is small and known. */
+int sm_mp_unpack_bounded(const uint8_t *buf, size_t len, size_t max_objects,
+                         msgpack_zone *zone, msgpack_object *out);
+/* Objects (scalars, strings, containers, map keys and values) that
+ * sm_mp_check counted in its last successful walk of buf. */
+int sm_mp_count(const uint8_t *buf, size_t len, int max_depth, size_t *out_objects);
 
 /* Typed accessors: each returns SM_EMALFORMED on a type or range mismatch. */
 const msgpack_object *sm_mp_map_get(const msgpack_object *map, const char *key);

@@ -44,8 +44,22 @@ static int read_len(const uint8_t *p, size_t avail, size_t width, uint64_t *out)
   return 0;
 }
 
-int sm_mp_check(const uint8_t *buf, size_t len, int max_depth,
-                size_t *out_consumed) {
+static int mp_walk(const uint8_t *buf, size_t len, int max_depth, size_t *out_consumed,
+                   size_t *out_objects);
+
+int sm_mp_check(const uint8_t *buf, size_t len, int max_depth, size_t *out_consumed) {
+  size_t objects = 0;
+  return mp_walk(buf, len, max_depth, out_consumed, &objects);
+}
+
+int sm_mp_count(const uint8_t *buf, size_t len, int max_depth, size_t *out_objects) {
+  size_t consumed = 0;
+  return mp_walk(buf, len, max_depth, &consumed, out_objects);
+}
+
+static int mp_walk(const uint8_t *buf, size_t len, int max_depth, size_t *out_consumed,
+                   size_t *out_objects) {
+  size_t objects = 0;
   /* pending[d] = objects still expected at depth d. */
   uint64_t pending[SM_MP_MAX_DEPTH + 1];
   int depth = 0;
@@ -60,6 +74,7 @@ int sm_mp_check(const uint8_t *buf, size_t len, int max_depth,
       continue;
     }
     pending[depth]--;
+    objects++;
     if (pos >= len) {
       return SM_EMALFORMED;
     }
@@ -126,6 +141,7 @@ int sm_mp_check(const uint8_t *buf, size_t len, int max_depth,
     }
   }
   *out_consumed = pos;
+  *out_objects = objects;
   return 0;
 }
 
@@ -148,6 +164,19 @@ int sm_mp_unpack(const uint8_t *buf, size_t len, msgpack_zone *zone,
     return SM_EMALFORMED;
   }
   return 0;
+}
+
+int sm_mp_unpack_bounded(const uint8_t *buf, size_t len, size_t max_objects,
+                         msgpack_zone *zone, msgpack_object *out) {
+  size_t objects = 0;
+  int rc = sm_mp_count(buf, len, SM_MP_MAX_DEPTH, &objects);
+  if (rc < 0) {
+    return rc;
+  }
+  if (objects > max_objects) {
+    return SM_ETOOBIG;
+  }
+  return sm_mp_unpack(buf, len, zone, out);
 }
 
 const msgpack_object *sm_mp_map_get(const msgpack_object *map, const char *key) {
@@ -194,10 +223,12 @@ int sm_mp_str_copy(const msgpack_object *obj, char *out, size_t out_size) {
   if (rc < 0) {
     return rc;
   }
-  if (memchr(p, '\0', n) != NULL) {
+  if (n > 0 && memchr(p, '\0', n) != NULL) { /* msgpack-c gives "" a NULL ptr */
     return SM_EMALFORMED;
   }
-  memcpy(out, p, n);
+  if (n > 0) {
+    memcpy(out, p, n);
+  }
   out[n] = '\0';
   return 0;
 }
