@@ -272,6 +272,11 @@ int chunkstore_staging_open(const char *dir, const struct chunkstore_manifest *m
                             const uint8_t sig[SM_SIG_BYTES],
                             struct chunkstore_staging **out);
 void chunkstore_staging_close(struct chunkstore_staging *s);
+/* Loads the manifest saved in a staging area (after a restart), checking its
+ * signature (and trust when not NULL). SM_ENOTFOUND if there is none. */
+int chunkstore_staging_load_manifest(const char *dir, const struct sm_trust *trust,
+                                     struct chunkstore_manifest **out,
+                                     uint8_t out_sig[SM_SIG_BYTES]);
 
 const struct chunkstore_pieces *chunkstore_staging_pieces(const struct chunkstore_staging *s);
 /* True when piece i is verified and on disk. */

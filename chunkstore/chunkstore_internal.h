@@ -28,6 +28,12 @@ int chunkstore__chunk_path(char *out, size_t out_size, const char *store,
  * or not a directory. */
 int chunkstore__open_beneath(int root_fd, const char *path, int flags, int mode);
 
+/* Decodes the records of the next segment into m without checking its id
+ * against the root (chunkstore_manifest_add_segment does that first; the
+ * fuzzer calls this directly). SM_ESTATE when every segment is in. */
+int chunkstore__manifest_decode_segment(struct chunkstore_manifest *m, const uint8_t *bytes,
+                                        size_t len);
+
 /* Encodes m, writing its segments into STORE/segments. */
 int chunkstore__store_encode_manifest(const char *store, struct chunkstore_manifest *m);
 /* Adds the segments of m's root from seg_dir/<hex id>, then finishes m. */

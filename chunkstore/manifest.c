@@ -204,7 +204,9 @@ static int add_entry(struct chunkstore_manifest *m, const char *path, uint32_t k
   e->size = kind == CHUNKSTORE_ENTRY_FILE ? size : 0;
   e->first_slot = m->n_slots;
   e->n_slots = n_slots;
-  memset(m->slots[m->n_slots], 0, (size_t)n_slots * CHUNKSTORE_ID_BYTES);
+  if (n_slots > 0) { /* slots may still be NULL for a dir or an empty file */
+    memset(m->slots[m->n_slots], 0, (size_t)n_slots * CHUNKSTORE_ID_BYTES);
+  }
   m->n_slots += n_slots;
   m->total_bytes += e->size;
   if (out != NULL) {

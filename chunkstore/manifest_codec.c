@@ -252,7 +252,8 @@ static int decode_kv(const msgpack_object *obj, struct chunkstore_kv **kv, size_
     const char *vp = NULL;
     uint32_t vlen = 0;
     if (sm_mp_str_copy(k, key, sizeof(key)) < 0 || key[0] == '\0' ||
-        sm_mp_str(v, CHUNKSTORE_VALUE_MAX, &vp, &vlen) < 0 || memchr(vp, '\0', vlen) != NULL) {
+        sm_mp_str(v, CHUNKSTORE_VALUE_MAX, &vp, &vlen) < 0 ||
+        (vlen > 0 && memchr(vp, '\0', vlen) != NULL)) {
       return SM_EMALFORMED;
     }
     if (i > 0 && strcmp((*kv)[i - 1].key, key) >= 0) {
@@ -262,7 +263,9 @@ static int decode_kv(const msgpack_object *obj, struct chunkstore_kv **kv, size_
     if (value == NULL) {
       return SM_ENOMEM;
     }
-    memcpy(value, vp, vlen);
+    if (vlen > 0) {
+      memcpy(value, vp, vlen);
+    }
     value[vlen] = '\0';
     int rc = chunkstore__kv_set(kv, n, key, value);
     sm_free(value);
@@ -344,6 +347,7 @@ int chunkstore_manifest_decode_root(const uint8_t *root, size_t len,
     goto out;
   }
   size_t n_seg = segs->via.array.size;
+  uint64_t seg_bytes = 0;
   m->segment_ids = sm_calloc(n_seg ? n_seg : 1, CHUNKSTORE_ID_BYTES);
   m->segment_lens = sm_calloc(n_seg ? n_seg : 1, sizeof(uint32_t));
   m->root = sm_malloc(len);
@@ -361,6 +365,13 @@ int chunkstore_manifest_decode_root(const uint8_t *root, size_t len,
       goto out;
     }
     m->segment_lens[i] = (uint32_t)slen;
+    seg_bytes += slen;
+  }
+  /* Every slot's id sits in some segment. Without this a tiny segment could
+   * make the decoder reserve memory for up to 2^32 slots of one file. */
+  if (t.slots > seg_bytes / CHUNKSTORE_ID_BYTES) {
+    rc = SM_EMALFORMED;
+    goto out;
   }
   m->n_segments = n_seg;
   memcpy(m->root, root, len);
@@ -398,12 +409,12 @@ static int decode_record(struct chunkstore_manifest *m, const msgpack_object *r)
   if (chunkstore_path_check(path) < 0) {
     return SM_EPATH;
   }
-  if (m->n_entries >= m->claimed_entries) {
-    return SM_EMALFORMED;
-  }
   if (kind == CHUNKSTORE_ENTRY_DIR) {
     if (m->pending_slots != 0) {
       return SM_EMALFORMED; /* the previous file is not complete */
+    }
+    if (m->n_entries >= m->claimed_entries) {
+      return SM_EMALFORMED; /* more entries than the root announced */
     }
     int rc = chunkstore_manifest_add_dir(m, path, (uint32_t)mode);
     return rc == SM_EINVAL ? SM_EPATH : rc;
@@ -425,8 +436,8 @@ static int decode_record(struct chunkstore_manifest *m, const msgpack_object *r)
     if (m->pending_slots != 0) {
       return SM_EMALFORMED;
     }
-    if (m->n_slots + total > m->claimed_slots) {
-      return SM_EMALFORMED; /* more chunks than the root announced */
+    if (m->n_entries >= m->claimed_entries || m->n_slots + total > m->claimed_slots) {
+      return SM_EMALFORMED; /* more entries or chunks than the root announced */
     }
     int rc = chunkstore_manifest_add_file(m, path, (uint32_t)mode, size, &e);
     if (rc < 0) {
@@ -443,26 +454,23 @@ static int decode_record(struct chunkstore_manifest *m, const msgpack_object *r)
   if (k > m->pending_slots || (k == 0 && total != 0)) {
     return SM_EMALFORMED; /* size disagrees with the chunk list */
   }
-  memcpy(m->slots[e->first_slot + first], ids, ids_len);
+  if (k > 0) {
+    memcpy(m->slots[e->first_slot + first], ids, ids_len);
+  }
   m->pending_slots -= k;
   return 0;
 }
 
-int chunkstore_manifest_add_segment(struct chunkstore_manifest *m, size_t index,
-                                    const uint8_t *bytes, size_t len) {
+int chunkstore__manifest_decode_segment(struct chunkstore_manifest *m, const uint8_t *bytes,
+                                        size_t len) {
   int rc = 0;
-  uint8_t id[CHUNKSTORE_ID_BYTES];
   msgpack_zone zone;
   msgpack_object obj;
-  if (index != m->segments_added || index >= m->n_segments) {
+  if (m->segments_added >= m->n_segments) {
     return SM_ESTATE;
   }
-  if (len != m->segment_lens[index] || len > CHUNKSTORE_SEGMENT_MAX) {
-    return SM_EHASH;
-  }
-  crypto_generichash(id, sizeof(id), bytes, len, NULL, 0);
-  if (sodium_memcmp(id, m->segment_ids[index], sizeof(id)) != 0) {
-    return SM_EHASH;
+  if (len > CHUNKSTORE_SEGMENT_MAX) {
+    return SM_ETOOBIG;
   }
   msgpack_zone_init(&zone, 65536);
   rc = sm_mp_unpack(bytes, len, &zone, &obj);
@@ -477,6 +485,22 @@ int chunkstore_manifest_add_segment(struct chunkstore_manifest *m, size_t index,
     m->segments_added++;
   }
   return rc;
+}
+
+int chunkstore_manifest_add_segment(struct chunkstore_manifest *m, size_t index,
+                                    const uint8_t *bytes, size_t len) {
+  uint8_t id[CHUNKSTORE_ID_BYTES];
+  if (index != m->segments_added || index >= m->n_segments) {
+    return SM_ESTATE;
+  }
+  if (len != m->segment_lens[index] || len > CHUNKSTORE_SEGMENT_MAX) {
+    return SM_EHASH;
+  }
+  crypto_generichash(id, sizeof(id), bytes, len, NULL, 0);
+  if (sodium_memcmp(id, m->segment_ids[index], sizeof(id)) != 0) {
+    return SM_EHASH;
+  }
+  return chunkstore__manifest_decode_segment(m, bytes, len);
 }
 
 static int entry_find(const struct chunkstore_manifest *m, const char *path, size_t len) {

@@ -502,3 +502,46 @@ int chunkstore__staging_fds(const struct chunkstore_staging *s, int *out_dir_fd,
 const struct chunkstore_manifest *chunkstore__staging_manifest(const struct chunkstore_staging *s) {
   return s->m;
 }
+
+int chunkstore_staging_load_manifest(const char *dir, const struct sm_trust *trust,
+                                     struct chunkstore_manifest **out,
+                                     uint8_t out_sig[SM_SIG_BYTES]) {
+  char path[4200];
+  uint8_t *root = NULL;
+  uint8_t *sig = NULL;
+  size_t root_len = 0;
+  size_t sig_len = 0;
+  struct chunkstore_manifest *m = NULL;
+  *out = NULL;
+  snprintf(path, sizeof(path), "%s/root", dir);
+  int rc = sm_fs_read_file(path, CHUNKSTORE_ROOT_MAX, &root, &root_len);
+  if (rc == -ENOENT) {
+    return SM_ENOTFOUND;
+  }
+  if (rc == 0) {
+    snprintf(path, sizeof(path), "%s/sig", dir);
+    rc = sm_fs_read_file(path, SM_SIG_BYTES, &sig, &sig_len);
+  }
+  if (rc == 0 && sig_len != SM_SIG_BYTES) {
+    rc = SM_EBADSIG;
+  }
+  if (rc == 0) {
+    rc = chunkstore_manifest_decode_root(root, root_len, &m);
+  }
+  if (rc == 0) {
+    rc = chunkstore_manifest_verify(m, sig, trust);
+  }
+  if (rc == 0) {
+    snprintf(path, sizeof(path), "%s/segments", dir);
+    rc = chunkstore__load_segments(m, path);
+  }
+  if (rc == 0) {
+    memcpy(out_sig, sig, SM_SIG_BYTES);
+    *out = m;
+    m = NULL;
+  }
+  chunkstore_manifest_free(m);
+  sm_free(root);
+  sm_free(sig);
+  return rc;
+}

@@ -25,7 +25,7 @@ expect_one_line_error() {
   local rc=$?
   local lines
   lines=$(wc -l <"$WORK/err")
-  if [ "$rc" -eq "$want_rc" ] && [ "$lines" -eq 1 ] && grep -qE "$pattern" "$WORK/err"; then
+  if [ "$rc" -eq "$want_rc" ] && [ "$lines" -eq 1 ] && grep -qE -- "$pattern" "$WORK/err"; then
     ok "$what: $(cat "$WORK/err")"
   else
     not_ok "$what (exit $rc, want $want_rc; $lines stderr lines; pattern '$pattern')"
