@@ -19,6 +19,9 @@ int cli_cmd_snapshot(int argc, char **argv);
 int cli_cmd_manifest(int argc, char **argv);
 int cli_cmd_materialize(int argc, char **argv);
 int cli_cmd_verify(int argc, char **argv);
+int cli_cmd_node(int argc, char **argv);
+int cli_cmd_fetch(int argc, char **argv);
+int cli_cmd_status(int argc, char **argv);
 
 /* Prints "seedmesh <cmd>: <message>" on stderr as one line; returns code. */
 int cli_fail(int code, const char *cmd, const char *fmt, ...)
@@ -58,5 +61,22 @@ int cli_manifest_error(const char *cmd, int rc, const char *ref);
 /* Writes s as a JSON string literal (with quotes). */
 void cli_json_string(FILE *out, const char *s);
 double cli_now(void);
+
+/* ------------------------------------------------- control socket client */
+#include <msgpack.h>
+struct node_control_request;
+/* The control socket to use: given, else $SEEDMESH_CONTROL, else NULL. */
+const char *cli_control_path(const char *given);
+/* Connects; returns an fd or -1 with a one-line reason in err. */
+int cli_control_connect(const char *path, char *err, size_t err_size);
+/* Sends a request and reads the answer into *out (strings point into
+ * *out_buf, which the caller frees with sm_free). Returns 0 when the node
+ * answered ok, -1 with the reason in err otherwise. */
+int cli_control_call(int fd, const struct node_control_request *req, msgpack_zone *zone,
+                     msgpack_object *out, uint8_t **out_buf, char *err, size_t err_size);
+/* Prints any msgpack object as JSON. */
+void cli_json_object(FILE *out, const msgpack_object *o);
+uint64_t cli_mp_u64(const msgpack_object *map, const char *key);
+void cli_mp_str(const msgpack_object *map, const char *key, char *out, size_t out_size);
 
 #endif

@@ -17,6 +17,9 @@ static const struct command commands[] = {
     {"manifest", cli_cmd_manifest, "show a snapshot's manifest (manifest show STORE)"},
     {"materialize", cli_cmd_materialize, "build a tree from a local store, no network"},
     {"verify", cli_cmd_verify, "check a tree against a manifest"},
+    {"node", cli_cmd_node, "run a node: serve and fetch snapshots, peer to peer"},
+    {"fetch", cli_cmd_fetch, "ask a node to fetch a snapshot into a directory"},
+    {"status", cli_cmd_status, "what a node is doing (stages, peers, speeds)"},
 };
 
 static void usage(FILE *out) {

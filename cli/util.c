@@ -93,8 +93,9 @@ double cli_now(void) {
 void cli_progress_init(struct cli_progress *p, const char *label, int quiet) {
   p->label = label;
   p->started = cli_now();
-  p->last_print = 0;
   p->is_tty = isatty(STDERR_FILENO);
+  /* Off a terminal, the first line comes after 5 s: quick runs print none. */
+  p->last_print = p->is_tty ? 0 : p->started;
   p->quiet = quiet;
   p->printed_final = 0;
 }
@@ -102,7 +103,7 @@ void cli_progress_init(struct cli_progress *p, const char *label, int quiet) {
 void cli_progress_update(void *arg, uint64_t done, uint64_t total) {
   struct cli_progress *p = arg;
   double now = cli_now();
-  int final = done >= total;
+  int final = done >= total && (p->is_tty || now - p->started >= 5.0);
   if (p->quiet || (!final && !p->is_tty && now - p->last_print < 5.0) ||
       (!final && p->is_tty && now - p->last_print < 0.2) || p->printed_final) {
     return;

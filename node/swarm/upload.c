@@ -254,7 +254,8 @@ void swarm__linger_tick(struct swarm *sw) {
   int needed = sw->uploads_active > 0 || sw->uploads_queued > 0;
   for (uint32_t i = 0; i < cfg->max_conns && !needed; i++) {
     const struct swarm__peer *p = &sw->peers[i];
-    needed = p->used && p->has_count < sw->n;
+    /* A donor holds everything, whatever it has revealed to us so far. */
+    needed = p->used && !(p->flags & SWARM_PEER_DONOR) && p->has_count < sw->n;
   }
   if (needed) {
     sw->idle_set = 0;

@@ -1,0 +1,408 @@
+/* manifest_xfer.c - moving manifests between nodes before any chunk moves:
+ * part 0 is the donor's signature followed by the signed root, parts 1..n
+ * the segments. A recipient checks the signature (and that the donor key is
+ * trusted) before asking for segments, and the whole file list before it
+ * creates a single file. An all-zero manifest id asks for the newest
+ * manifest the peer serves. */
+#include "node/node_internal.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define DISCOVER_RETRY_MS 1000
+
+
+static int is_zero_id(const uint8_t *id) {
+  return sm_is_zero(id, CHUNKSTORE_ID_BYTES);
+}
+
+static struct node__transfer *served_for(struct node *n, const uint8_t *id) {
+  struct node__transfer *best = NULL;
+  for (int i = 0; i < NODE__MAX_TRANSFERS; i++) {
+    struct node__transfer *t = &n->transfers[i];
+    if (!t->used || !t->have_manifest || t->failed || t->root_part == NULL) {
+      continue;
+    }
+    if (!is_zero_id(id)) {
+      if (memcmp(t->manifest_id, id, CHUNKSTORE_ID_BYTES) == 0) {
+        return t;
+      }
+    } else if (t->role == NODE__ROLE_DONOR &&
+               (best == NULL || t->manifest->created > best->manifest->created)) {
+      best = t;
+    }
+  }
+  return best;
+}
+
+static void reject_manifest(struct node__link *l, const uint8_t *id, uint32_t part) {
+  struct wire_msg rej = {.type = WIRE_MSG_REJECT};
+  rej.u.reject.kind = WIRE_REJECT_KIND_MANIFEST;
+  memcpy(rej.u.reject.manifest_id, id, WIRE_ID_BYTES);
+  rej.u.reject.index = part;
+  rej.u.reject.reason = WIRE_REJECT_NOT_HAVE;
+  node__link_send(l, &rej);
+}
+
+void node__manifest_on_get(struct node *n, struct node__link *l,
+                           const struct wire_msg_manifest_get *get) {
+  struct node__transfer *t = served_for(n, get->manifest_id);
+  uint32_t nparts = t ? (uint32_t)(1 + t->manifest->n_segments) : 0;
+  if (t == NULL || get->part >= nparts) {
+    reject_manifest(l, get->manifest_id, get->part);
+    return;
+  }
+  if (++l->manifest_parts_served > 4 * nparts + 16) {
+    node__link_close(l, "too many manifest requests");
+    return;
+  }
+  struct wire_msg msg = {.type = WIRE_MSG_MANIFEST_PART};
+  memcpy(msg.u.manifest_part.manifest_id, t->manifest_id, WIRE_ID_BYTES);
+  msg.u.manifest_part.part = get->part;
+  msg.u.manifest_part.nparts = nparts;
+  msg.u.manifest_part.data = get->part == 0 ? t->root_part : t->segments[get->part - 1];
+  msg.u.manifest_part.data_len = get->part == 0 ? t->root_part_len : t->segment_lens[get->part - 1];
+  node__link_send(l, &msg);
+}
+
+/* The recipient transfer still looking for its manifest, if any. */
+static struct node__transfer *discovering(struct node *n) {
+  for (int i = 0; i < NODE__MAX_TRANSFERS; i++) {
+    struct node__transfer *t = &n->transfers[i];
+    if (t->used && t->role == NODE__ROLE_RECIPIENT && !t->have_manifest && !t->failed) {
+      return t;
+    }
+  }
+  return NULL;
+}
+
+static void send_get(struct node__transfer *t, struct node__link *l, uint32_t part) {
+  struct wire_msg msg = {.type = WIRE_MSG_MANIFEST_GET};
+  if (t->manifest != NULL) {
+    memcpy(msg.u.manifest_get.manifest_id, t->manifest->id, WIRE_ID_BYTES);
+  } else {
+    memcpy(msg.u.manifest_get.manifest_id, t->manifest_id, WIRE_ID_BYTES);
+  }
+  msg.u.manifest_get.part = part;
+  if (node__link_send(l, &msg) == 0) {
+    l->pending_manifest_get = 1;
+    t->discover_link = l->handle;
+  }
+}
+
+void node__manifest_request(struct node__transfer *t, struct node__link *l) {
+  if (t->discover_link == UINT32_MAX) {
+    send_get(t, l, t->manifest == NULL ? 0 : (uint32_t)(1 + t->segments_have));
+  }
+}
+
+/* The manifest is complete and valid: open the staging area and start the
+ * swarm. */
+static void manifest_ready(struct node__transfer *t) {
+  struct node *n = t->node;
+  char hex[2 * CHUNKSTORE_ID_BYTES + 1];
+  int rc = chunkstore_staging_open(t->staging_dir, t->manifest, t->sig, &t->staging);
+  if (rc < 0) {
+    node__transfer_fail(t, rc == SM_ESTATE
+                               ? "%s holds another manifest's staging data: remove it or fetch "
+                                 "into another target"
+                               : "cannot open the staging directory %s: %s",
+                        t->staging_dir, sm_strerror(rc));
+    return;
+  }
+  t->p = chunkstore_staging_pieces(t->staging);
+  uint64_t need = t->p->total_bytes - chunkstore_staging_have_bytes(t->staging);
+  uint64_t free_bytes = 0;
+  if (sm_fs_free_bytes(t->staging_dir, &free_bytes) == 0 && free_bytes < need) {
+    char a[32], b[32];
+    sm_format_bytes(need, a, sizeof(a));
+    sm_format_bytes(free_bytes, b, sizeof(b));
+    node__transfer_fail(t, "not enough disk space under %s: %s needed, %s free", t->staging_dir,
+                        a, b);
+    return;
+  }
+  uint8_t *bits = sm_calloc(t->p->count / 8 + 1, 1);
+  if (bits == NULL) {
+    node__transfer_fail(t, "out of memory");
+    return;
+  }
+  for (uint64_t i = 0; i < t->p->count; i++) {
+    if (chunkstore_staging_has(t->staging, i)) {
+      bits[i / 8] |= (uint8_t)(0x80u >> (i % 8));
+    }
+  }
+  rc = node__transfer_make_recipient_swarm(t, bits);
+  sm_free(bits);
+  if (rc == 0 && t->root_part == NULL) {
+    rc = node__transfer_keep_parts(t);
+  }
+  if (rc < 0) {
+    node__transfer_fail(t, "cannot start the swarm: %s", sm_strerror(rc));
+    return;
+  }
+  memcpy(t->manifest_id, t->manifest->id, CHUNKSTORE_ID_BYTES);
+  t->have_manifest = 1;
+  node__stage_end(t, NODE__STAGE_DISCOVER, 1);
+  node__stage_begin(t, NODE__STAGE_FETCH, t->p->total_bytes);
+  sm_hex_encode(t->manifest_id, CHUNKSTORE_ID_BYTES, hex);
+  sm_log(SM_LOG_INFO, "transfer", "fetching manifest %s into %s: %llu chunks, %llu already here",
+         hex, t->target, (unsigned long long)t->p->count,
+         (unsigned long long)chunkstore_staging_have_count(t->staging));
+  uint64_t now = node__now(n);
+  for (uint32_t h = 0; h < NODE__MAX_RECORDS; h++) {
+    struct node__record *r = &n->records[h];
+    if (!r->used) {
+      continue;
+    }
+    uint32_t flags = r->has_key && memcmp(r->key, t->manifest->donor, SM_PUBKEY_BYTES) == 0
+                         ? SWARM_PEER_DONOR
+                         : 0;
+    if (r->has_addr) {
+      swarm_candidate_add(t->swarm, h, flags, now);
+    }
+    if (r->link != NULL && r->link->state == NODE__LINK_OPEN && r->link->transfer == NULL) {
+      node__transfer_attach(t, r->link);
+    }
+  }
+  node__transfer_flush(t);
+}
+
+static void drop_partial_manifest(struct node__transfer *t) {
+  if (t->segments != NULL) {
+    for (size_t i = 0; i < t->segments_have; i++) {
+      sm_free(t->segments[i]);
+    }
+  }
+  sm_free(t->segments);
+  sm_free(t->segment_lens);
+  sm_free(t->root_part);
+  t->segments = NULL;
+  t->segment_lens = NULL;
+  t->root_part = NULL;
+  t->segments_have = 0;
+  chunkstore_manifest_free(t->manifest);
+  t->manifest = NULL;
+}
+
+static void on_root(struct node__transfer *t, struct node__link *l,
+                    const struct wire_msg_manifest_part *part) {
+  struct node *n = t->node;
+  struct chunkstore_manifest *m = NULL;
+  if (part->data_len <= SM_SIG_BYTES) {
+    node__link_close(l, "manifest root too short");
+    return;
+  }
+  int rc = chunkstore_manifest_decode_root(part->data + SM_SIG_BYTES,
+                                           part->data_len - SM_SIG_BYTES, &m);
+  if (rc == 0 && !is_zero_id(t->manifest_id) &&
+      memcmp(m->id, t->manifest_id, CHUNKSTORE_ID_BYTES) != 0) {
+    rc = SM_EHASH;
+  }
+  if (rc == 0) {
+    rc = chunkstore_manifest_verify(m, part->data, &n->trust);
+  }
+  if (rc < 0) {
+    sm_log(SM_LOG_WARN, "transfer", "refusing a manifest from link %u: %s", l->handle,
+           sm_strerror(rc));
+    chunkstore_manifest_free(m);
+    node__link_close(l, "sent a manifest that does not verify");
+    return;
+  }
+  t->manifest = m;
+  memcpy(t->sig, part->data, SM_SIG_BYTES);
+  t->segments = sm_calloc(m->n_segments ? m->n_segments : 1, sizeof(*t->segments));
+  t->segment_lens = sm_calloc(m->n_segments ? m->n_segments : 1, sizeof(*t->segment_lens));
+  t->root_part = sm_malloc(part->data_len);
+  if (t->segments == NULL || t->segment_lens == NULL || t->root_part == NULL) {
+    node__transfer_fail(t, "out of memory");
+    return;
+  }
+  memcpy(t->root_part, part->data, part->data_len);
+  t->root_part_len = part->data_len;
+}
+
+static void on_segment(struct node__transfer *t, struct node__link *l,
+                       const struct wire_msg_manifest_part *part) {
+  size_t i = part->part - 1;
+  if (i != t->segments_have) {
+    return; /* not the part we asked for */
+  }
+  int rc = chunkstore_manifest_add_segment(t->manifest, i, part->data, part->data_len);
+  if (rc == SM_EHASH) {
+    node__link_close(l, "sent a manifest segment that does not match its id");
+    return;
+  }
+  if (rc < 0) {
+    node__transfer_fail(t, "the manifest is refused: %s (an unsafe path or inconsistent sizes); "
+                        "nothing was written", sm_strerror(rc));
+    return;
+  }
+  t->segments[i] = sm_malloc(part->data_len);
+  if (t->segments[i] == NULL) {
+    node__transfer_fail(t, "out of memory");
+    return;
+  }
+  memcpy(t->segments[i], part->data, part->data_len);
+  t->segment_lens[i] = part->data_len;
+  t->segments_have++;
+}
+
+void node__manifest_on_part(struct node *n, struct node__link *l,
+                            const struct wire_msg_manifest_part *part) {
+  struct node__transfer *t = discovering(n);
+  if (t == NULL || t->discover_link != l->handle || !l->pending_manifest_get) {
+    return; /* a late answer; the manifest is already here */
+  }
+  l->pending_manifest_get = 0;
+  t->discover_link = UINT32_MAX;
+  if (part->part == 0 && t->manifest == NULL) {
+    on_root(t, l, part);
+  } else if (part->part > 0 && t->manifest != NULL &&
+             memcmp(part->manifest_id, t->manifest->id, CHUNKSTORE_ID_BYTES) == 0) {
+    on_segment(t, l, part);
+  }
+  if (t->failed || t->manifest == NULL || l->state != NODE__LINK_OPEN) {
+    return;
+  }
+  if (t->segments_have < t->manifest->n_segments) {
+    send_get(t, l, (uint32_t)(1 + t->segments_have));
+    return;
+  }
+  int rc = chunkstore_manifest_finish(t->manifest);
+  if (rc < 0) {
+    node__transfer_fail(t, "the manifest is refused: %s (an unsafe path or inconsistent sizes); "
+                        "nothing was written", sm_strerror(rc));
+    return;
+  }
+  manifest_ready(t);
+}
+
+void node__manifest_on_reject(struct node *n, struct node__link *l,
+                              const struct wire_msg_reject *rej) {
+  struct node__transfer *t = discovering(n);
+  if (l->transfer != NULL &&
+      memcmp(l->transfer->manifest_id, rej->manifest_id, CHUNKSTORE_ID_BYTES) == 0) {
+    /* The peer does not have our manifest yet; it will announce itself with
+     * a BITFIELD once it does. */
+    node__transfer_detach(l->transfer, l);
+  }
+  if (t != NULL && t->discover_link == l->handle) {
+    l->pending_manifest_get = 0;
+    t->discover_link = UINT32_MAX; /* ask someone else on the next tick */
+  }
+}
+
+void node__manifest_tick(struct node__transfer *t, uint64_t now) {
+  struct node *n = t->node;
+  if (t->role != NODE__ROLE_RECIPIENT || t->have_manifest || t->failed ||
+      now - t->last_discover_ms < DISCOVER_RETRY_MS) {
+    return;
+  }
+  t->last_discover_ms = now;
+  if (t->discover_link != UINT32_MAX) {
+    struct node__link *l = n->records[t->discover_link].link;
+    if (l != NULL && l->state == NODE__LINK_OPEN && l->pending_manifest_get) {
+      return; /* still waiting for an answer */
+    }
+    t->discover_link = UINT32_MAX;
+    if (t->manifest != NULL && t->segments_have == 0) {
+      drop_partial_manifest(t); /* start over with another peer */
+    }
+  }
+  /* Ask the next open link, round robin; dial known addresses otherwise. */
+  for (uint32_t k = 0; k < NODE__MAX_RECORDS; k++) {
+    uint32_t h = (t->discover_next + k) % NODE__MAX_RECORDS;
+    struct node__record *r = &n->records[h];
+    if (r->used && r->link != NULL && r->link->state == NODE__LINK_OPEN) {
+      t->discover_next = h + 1;
+      node__manifest_request(t, r->link);
+      return;
+    }
+  }
+  for (uint32_t h = 0; h < NODE__MAX_RECORDS; h++) {
+    struct node__record *r = &n->records[h];
+    if (r->used && r->has_addr && r->link == NULL) {
+      node__link_dial(n, h, t);
+    }
+  }
+}
+
+static int dir_is_empty_or_missing(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) != 0) {
+    return 1;
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return 0;
+  }
+  DIR *d = opendir(path);
+  if (d == NULL) {
+    return 0;
+  }
+  struct dirent *de;
+  int empty = 1;
+  while ((de = readdir(d)) != NULL) {
+    if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+      empty = 0;
+    }
+  }
+  closedir(d);
+  return empty;
+}
+
+int node__transfer_fetch(struct node *n, const uint8_t *manifest_id, const char *target,
+                         char *err, size_t err_size, struct node__transfer **out) {
+  if (discovering(n) != NULL) {
+    snprintf(err, err_size, "another fetch is still looking for its manifest");
+    return SM_ESTATE;
+  }
+  for (int i = 0; i < NODE__MAX_TRANSFERS; i++) {
+    struct node__transfer *o = &n->transfers[i];
+    if (o->used && o->role == NODE__ROLE_RECIPIENT && strcmp(o->target, target) == 0) {
+      if (!o->failed) {
+        *out = o; /* already fetching (or fetched) into this target */
+        return 0;
+      }
+      node__transfer_free(o);
+    }
+  }
+  if (!dir_is_empty_or_missing(target)) {
+    snprintf(err, err_size, "%s exists and is not empty: fetch into a new directory", target);
+    return SM_EEXIST;
+  }
+  struct node__transfer *t = NULL;
+  for (int i = 0; i < NODE__MAX_TRANSFERS && t == NULL; i++) {
+    if (!n->transfers[i].used) {
+      t = &n->transfers[i];
+    }
+  }
+  if (t == NULL) {
+    snprintf(err, err_size, "too many transfers on this node (max %d)", NODE__MAX_TRANSFERS);
+    return SM_EFULL;
+  }
+  memset(t, 0, sizeof(*t));
+  t->used = 1;
+  t->node = n;
+  t->role = NODE__ROLE_RECIPIENT;
+  t->discover_link = UINT32_MAX;
+  if (manifest_id != NULL) {
+    memcpy(t->manifest_id, manifest_id, CHUNKSTORE_ID_BYTES);
+  }
+  snprintf(t->target, sizeof(t->target), "%s", target);
+  snprintf(t->staging_dir, sizeof(t->staging_dir), "%s.seedmesh-staging", target);
+  node__stage_begin(t, NODE__STAGE_DISCOVER, 0);
+  /* A staging area from an interrupted run already holds the manifest. */
+  struct chunkstore_manifest *m = NULL;
+  if (chunkstore_staging_load_manifest(t->staging_dir, &n->trust, &m, t->sig) == 0 &&
+      (manifest_id == NULL || memcmp(m->id, manifest_id, CHUNKSTORE_ID_BYTES) == 0)) {
+    t->manifest = m;
+    manifest_ready(t);
+  } else {
+    chunkstore_manifest_free(m);
+    node__manifest_tick(t, node__now(n) + DISCOVER_RETRY_MS);
+  }
+  *out = t;
+  return 0;
+}

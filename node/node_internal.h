@@ -1,0 +1,267 @@
+/* node_internal.h - shared between the daemon's files: the node, its peer
+ * links, the transfers (one per manifest), rate limits and the control
+ * socket. Everything runs on one libuv loop thread; only the work-queue
+ * callbacks marked "worker" run elsewhere, and they touch only their own
+ * job struct and the thread-safe chunkstore calls. */
+#ifndef SM_NODE_INTERNAL_H
+#define SM_NODE_INTERNAL_H
+
+#include <uv.h>
+
+#include "chunkstore/chunkstore.h"
+#include "common/common.h"
+#include "node/node.h"
+#include "node/swarm/swarm.h"
+#include "node/wire/wire.h"
+
+#define NODE__MAX_RECORDS 1024      /* known peers (address and/or key) */
+#define NODE__MAX_LINKS 256         /* open connections */
+#define NODE__MAX_TRANSFERS 8       /* manifests served or fetched at once */
+#define NODE__MAX_OUTSTANDING 64    /* requests in flight on one link */
+#define NODE__HANDSHAKE_MS 10000    /* a link must authenticate by then */
+#define NODE__IDLE_MS 120000        /* a link silent this long is closed */
+#define NODE__TICK_MS 100
+#define NODE__WRITE_QUEUE_MAX (64u << 20) /* bytes queued on one link */
+
+struct node;
+struct node__transfer;
+
+/* ---------------------------------------------------------- rate limits */
+struct node__bucket {
+  uint64_t rate;       /* bytes per second; 0 = unlimited */
+  double tokens;       /* may go negative: debt paid back before more */
+  uint64_t last_ms;
+};
+void node__bucket_init(struct node__bucket *b, uint64_t rate, uint64_t now);
+void node__bucket_set_rate(struct node__bucket *b, uint64_t rate, uint64_t now);
+/* Takes bytes; returns how many ms to wait before the next take (0 = go). */
+uint64_t node__bucket_take(struct node__bucket *b, uint64_t bytes, uint64_t now);
+/* ms until the bucket is out of debt (0 if not in debt). */
+uint64_t node__bucket_wait(struct node__bucket *b, uint64_t now);
+
+/* --------------------------------------------------------------- records
+ * A peer record is what the swarm calls a peer handle: a node we know by
+ * its dial address, its key, or both. */
+struct node__record {
+  int used;
+  int has_addr;
+  char addr[64];                 /* "host:port" to dial */
+  int has_key;
+  uint8_t key[SM_PUBKEY_BYTES];
+  struct node__link *link;       /* open link, or NULL */
+  int is_donor;                  /* serves the manifest as its donor */
+};
+
+/* ----------------------------------------------------------------- links */
+enum node__link_state {
+  NODE__LINK_CONNECTING = 1,
+  NODE__LINK_HANDSHAKE,
+  NODE__LINK_OPEN,
+  NODE__LINK_CLOSING,
+};
+
+struct node__outstanding {
+  uint32_t chunk;
+  int used;
+};
+
+struct node__link {
+  struct node *node;
+  uv_tcp_t tcp;
+  uv_connect_t connect_req;
+  enum node__link_state state;
+  int outbound;
+  uint32_t handle;               /* record index */
+  struct node__transfer *transfer; /* bound manifest, NULL until BITFIELD */
+  struct node__transfer *dial_for; /* outbound: the transfer that dialed */
+  struct wire_handshake hs;
+  int hs_live;
+  struct wire_session session;
+  int session_live;
+  uint64_t opened_ms;
+  uint64_t last_recv_ms;
+  size_t queued_bytes;           /* written but not yet flushed */
+  uint64_t bytes_in, bytes_out;  /* network bytes */
+  int reading;                   /* uv_read_start active */
+  struct node__outstanding outstanding[NODE__MAX_OUTSTANDING];
+  char reason[160];              /* why it closed, for the log */
+  uint32_t manifest_parts_served;
+  int pending_manifest_get;      /* a DISCOVER request is in flight */
+};
+
+/* Sends one message on an open link (copies it into a frame). */
+int node__link_send(struct node__link *l, const struct wire_msg *msg);
+/* Sends a CHUNK whose data is in buf; takes ownership of buf (sm_free). */
+int node__link_send_chunk(struct node__link *l, const uint8_t *manifest_id, uint32_t index,
+                          uint32_t encoding, uint32_t raw_len, uint8_t *frame,
+                          size_t head_room, size_t data_len, void (*done)(void *arg, int status),
+                          void *arg);
+void node__link_close(struct node__link *l, const char *reason);
+int node__link_dial(struct node *n, uint32_t handle, struct node__transfer *t);
+int node__link_track_request(struct node__link *l, uint32_t chunk);
+int node__link_untrack_request(struct node__link *l, uint32_t chunk);
+
+/* --------------------------------------------------------------- stages */
+enum node__stage {
+  NODE__STAGE_DISCOVER = 0,
+  NODE__STAGE_FETCH,
+  NODE__STAGE_VERIFY,
+  NODE__STAGE_SEED,
+  NODE__STAGE_COUNT_RECIPIENT,
+  NODE__STAGE_SERVE = NODE__STAGE_COUNT_RECIPIENT,
+  NODE__STAGE_COUNT,
+};
+
+enum node__stage_state {
+  NODE__STAGE_NOT_STARTED = 0,
+  NODE__STAGE_IN_PROGRESS,
+  NODE__STAGE_COMPLETED,
+  NODE__STAGE_FAILED,
+};
+
+struct node__stage_info {
+  enum node__stage_state state;
+  uint64_t begin_ms, end_ms;     /* wall clock, unix ms */
+  uint64_t estimate;             /* bytes expected */
+  uint64_t data;                 /* bytes done */
+  uint64_t network;              /* bytes on the network */
+  double data_speed, network_speed; /* bytes/s over the last few seconds */
+};
+
+const char *node__stage_name(enum node__stage s);
+
+/* ------------------------------------------------------------- transfers */
+enum node__role {
+  NODE__ROLE_DONOR = 1,          /* serves a store */
+  NODE__ROLE_RECIPIENT,          /* fetches into a staging tree */
+};
+
+/* A swarm action queued during an event, run after the event returns. */
+struct node__action {
+  struct swarm_action act;
+  uint8_t *bits;               /* owned copy of act.bits */
+};
+
+struct node__transfer {
+  struct node *node;
+  struct node__action *actions;
+  size_t n_actions, cap_actions;
+  int flushing;
+  int used;
+  enum node__role role;
+  uint8_t manifest_id[CHUNKSTORE_ID_BYTES];
+  int have_manifest;             /* false while DISCOVER is still running */
+  struct chunkstore_manifest *manifest;
+  uint8_t sig[SM_SIG_BYTES];
+  uint8_t *root_part;            /* sig || root, served as manifest part 0 */
+  size_t root_part_len;
+  uint8_t **segments;            /* encoded segments, served as parts 1.. */
+  size_t *segment_lens;
+  size_t segments_have;          /* recipient: fetched so far */
+  struct chunkstore_pieces pieces;  /* donor only (recipients use staging's) */
+  const struct chunkstore_pieces *p; /* the piece table in use */
+  struct swarm *swarm;
+  char store[4096];              /* donor */
+  char target[4096];             /* recipient */
+  char staging_dir[4200];
+  struct chunkstore_staging *staging;
+  int jobs_running;              /* work-queue jobs that still reference us */
+  int failed;
+  char error[512];
+  int finished;                  /* tree renamed into target */
+  struct node__stage_info stages[NODE__STAGE_COUNT];
+  uint64_t last_speed_ms, last_data, last_network;
+  uint64_t network_in, network_out;
+  uint32_t discover_link;        /* link handle serving the manifest, or ~0 */
+  uint32_t discover_next;        /* round robin over links */
+  uint64_t last_discover_ms;
+  int linger_done;
+};
+
+struct node__transfer *node__transfer_find(struct node *n, const uint8_t *manifest_id);
+/* Starts serving the latest manifest of a store. */
+int node__transfer_serve(struct node *n, const char *store, char *err, size_t err_size);
+/* Starts fetching manifest_id (NULL: the newest one a peer offers). */
+int node__transfer_fetch(struct node *n, const uint8_t *manifest_id, const char *target,
+                         char *err, size_t err_size, struct node__transfer **out);
+void node__transfer_free(struct node__transfer *t);
+void node__transfer_tick(struct node__transfer *t, uint64_t now);
+/* Binds a freshly authenticated or announced link to t's swarm. */
+int node__transfer_attach(struct node__transfer *t, struct node__link *l);
+void node__transfer_detach(struct node__transfer *t, struct node__link *l);
+/* Messages for the bound transfer. */
+void node__transfer_on_msg(struct node__transfer *t, struct node__link *l,
+                           const struct wire_msg *msg);
+/* Manifest parts: serving and receiving. */
+void node__manifest_on_get(struct node *n, struct node__link *l,
+                           const struct wire_msg_manifest_get *get);
+void node__manifest_on_part(struct node *n, struct node__link *l,
+                            const struct wire_msg_manifest_part *part);
+void node__manifest_on_reject(struct node *n, struct node__link *l,
+                              const struct wire_msg_reject *rej);
+/* A recipient transfer without a manifest asks l for it. */
+void node__manifest_request(struct node__transfer *t, struct node__link *l);
+void node__transfer_fail(struct node__transfer *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void node__stage_begin(struct node__transfer *t, enum node__stage s, uint64_t estimate);
+void node__stage_end(struct node__transfer *t, enum node__stage s, int ok);
+
+/* ----------------------------------------------------------------- node */
+struct node {
+  const struct node_config *cfg;
+  uv_loop_t loop;
+  uv_tcp_t listener;
+  struct {
+    uv_pipe_t pipe;
+    void *data_table;            /* struct control_table, control.c */
+  } control;
+  uv_timer_t tick;
+  uv_timer_t resume_read;
+  uv_signal_t sigterm, sigint;
+  struct sm_identity identity;
+  struct sm_trust trust;
+  char control_path[4096];
+  struct node__record records[NODE__MAX_RECORDS];
+  struct node__link *links[NODE__MAX_LINKS];
+  struct node__transfer transfers[NODE__MAX_TRANSFERS];
+  struct node__bucket up, down;
+  int reads_paused;
+  int stopping;
+  uint64_t started_ms;
+  uint64_t wall_started_ms;
+  uint64_t banned_count;
+  uint64_t rejected_handshakes;
+  uint64_t chunks_bad;
+  int handles_open;              /* libuv handles not yet closed */
+  char listen_addr[64];
+};
+
+uint64_t node__now(struct node *n);     /* loop time, monotonic ms */
+uint64_t node__wall_ms(void);           /* unix time ms, for display only */
+int node__record_by_addr(struct node *n, const char *addr);
+int node__record_by_key(struct node *n, const uint8_t *key);
+int node__record_new(struct node *n);
+void node__handle_closed(uv_handle_t *h);
+/* Pauses reading on every link while the download bucket is in debt. */
+void node__reads_throttle(struct node *n);
+
+/* Daemon and links (daemon.c, link.c). */
+int node__parse_addr(const char *text, struct sockaddr_storage *out);
+void node__link_accept(struct node *n);
+void node__links_tick(struct node *n, uint64_t now);
+
+/* Transfers (transfer.c, manifest_xfer.c). */
+void node__transfer_flush(struct node__transfer *t);
+int node__transfer_keep_parts(struct node__transfer *t);
+int node__transfer_make_recipient_swarm(struct node__transfer *t, const uint8_t *have_bits);
+void node__manifest_tick(struct node__transfer *t, uint64_t now);
+
+/* Control socket (control.c). */
+void node__control_stop(struct node *n);
+void node__control_close_clients(struct node *n);
+int node__control_start(struct node *n, char *err, size_t err_size);
+/* Builds the status answer (status.c) as a msgpack map. */
+int node__status_pack(struct node *n, msgpack_packer *pk);
+void node__stop(struct node *n);
+
+#endif

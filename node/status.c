@@ -1,0 +1,162 @@
+/* status.c - the node's status as a msgpack map, for `seedmesh status`:
+ * per transfer, stage rows in the spirit of performance_schema.clone_progress
+ * and the coordinates like clone_status; per peer, rates and bytes. */
+#include "node/node_internal.h"
+
+#include <string.h>
+
+static const char *const state_names[] = {"Not Started", "In Progress", "Completed", "Failed"};
+
+static void pack_str(msgpack_packer *pk, const char *k, const char *v) {
+  sm_mp_pack_cstr(pk, k);
+  sm_mp_pack_cstr(pk, v);
+}
+
+static void pack_u64(msgpack_packer *pk, const char *k, uint64_t v) {
+  sm_mp_pack_cstr(pk, k);
+  msgpack_pack_uint64(pk, v);
+}
+
+static void pack_hex(msgpack_packer *pk, const char *k, const uint8_t *bytes, size_t len) {
+  char hex[129];
+  sm_hex_encode(bytes, len, hex);
+  pack_str(pk, k, hex);
+}
+
+static void pack_stage(msgpack_packer *pk, enum node__stage s, const struct node__stage_info *st,
+                       uint32_t peers) {
+  msgpack_pack_map(pk, 10);
+  pack_str(pk, "stage", node__stage_name(s));
+  pack_str(pk, "state", state_names[st->state]);
+  pack_u64(pk, "begin_ms", st->begin_ms);
+  pack_u64(pk, "end_ms", st->end_ms);
+  pack_u64(pk, "peers", peers);
+  pack_u64(pk, "estimate", st->estimate);
+  pack_u64(pk, "data", st->data);
+  pack_u64(pk, "network", st->network);
+  pack_u64(pk, "data_speed", (uint64_t)st->data_speed);
+  pack_u64(pk, "network_speed", (uint64_t)st->network_speed);
+}
+
+static const char *current_stage(const struct node__transfer *t) {
+  if (t->failed) {
+    return "FAILED";
+  }
+  if (t->finished) {
+    return "DONE";
+  }
+  int last = -1;
+  for (int s = 0; s < NODE__STAGE_COUNT; s++) {
+    if (t->stages[s].state != NODE__STAGE_NOT_STARTED) {
+      last = s;
+    }
+  }
+  return last < 0 ? "DISCOVER" : node__stage_name((enum node__stage)last);
+}
+
+static void pack_peers(msgpack_packer *pk, const struct node__transfer *t) {
+  uint32_t handles[NODE__MAX_LINKS];
+  uint32_t n = t->swarm ? swarm_peers_list(t->swarm, handles, NODE__MAX_LINKS) : 0;
+  n = SM_MIN(n, NODE__MAX_LINKS);
+  sm_mp_pack_cstr(pk, "peers");
+  msgpack_pack_array(pk, n);
+  for (uint32_t i = 0; i < n; i++) {
+    struct swarm_peer_stats ps;
+    const struct node__record *r = &t->node->records[handles[i]];
+    memset(&ps, 0, sizeof(ps));
+    swarm_peer_stats_get(t->swarm, handles[i], &ps);
+    msgpack_pack_map(pk, 8);
+    if (r->has_key) {
+      pack_hex(pk, "key", r->key, SM_PUBKEY_BYTES);
+    } else {
+      pack_str(pk, "key", "");
+    }
+    pack_str(pk, "addr", r->has_addr ? r->addr : "");
+    sm_mp_pack_cstr(pk, "donor");
+    (ps.flags & SWARM_PEER_DONOR) ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+    pack_u64(pk, "chunks", ps.chunks_have);
+    pack_u64(pk, "rate", (uint64_t)(ps.rate_bpms * 1000.0));
+    pack_u64(pk, "rtt_ms", (uint64_t)ps.rtt_ms);
+    pack_u64(pk, "down", ps.bytes_down);
+    pack_u64(pk, "up", ps.bytes_up);
+  }
+}
+
+static void pack_transfer(msgpack_packer *pk, const struct node__transfer *t) {
+  struct swarm_stats st;
+  memset(&st, 0, sizeof(st));
+  if (t->swarm != NULL) {
+    swarm_stats_get(t->swarm, &st);
+  }
+  int recipient = t->role == NODE__ROLE_RECIPIENT;
+  msgpack_pack_map(pk, 18);
+  pack_hex(pk, "manifest", t->manifest_id, CHUNKSTORE_ID_BYTES);
+  pack_str(pk, "role", recipient ? "recipient" : "donor");
+  pack_str(pk, "state", current_stage(t));
+  pack_str(pk, "error", t->error);
+  pack_str(pk, "target", recipient ? t->target : t->store);
+  pack_u64(pk, "chunks_total", t->p ? t->p->count : 0);
+  pack_u64(pk, "chunks_have", t->finished ? (t->p ? t->p->count : 0) : st.chunks_have);
+  pack_u64(pk, "bytes_total", t->p ? t->p->total_bytes : 0);
+  pack_u64(pk, "bytes_have", t->finished ? (t->p ? t->p->total_bytes : 0) : st.bytes_have);
+  pack_u64(pk, "bytes_up", st.bytes_up);
+  pack_u64(pk, "bytes_down", st.bytes_down);
+  pack_u64(pk, "bytes_down_donor", st.bytes_down_donor);
+  pack_u64(pk, "chunks_bad", st.chunks_bad);
+  sm_mp_pack_cstr(pk, "donor");
+  if (t->manifest != NULL) {
+    char hex[2 * SM_PUBKEY_BYTES + 1];
+    sm_hex_encode(t->manifest->donor, SM_PUBKEY_BYTES, hex);
+    sm_mp_pack_cstr(pk, hex);
+  } else {
+    sm_mp_pack_cstr(pk, "");
+  }
+  sm_mp_pack_cstr(pk, "coords");
+  size_t nc = t->manifest ? t->manifest->n_coords : 0;
+  msgpack_pack_map(pk, nc);
+  for (size_t i = 0; i < nc; i++) {
+    pack_str(pk, t->manifest->coords[i].key, t->manifest->coords[i].value);
+  }
+  sm_mp_pack_cstr(pk, "stages");
+  int first = recipient ? NODE__STAGE_DISCOVER : NODE__STAGE_SERVE;
+  int last = recipient ? NODE__STAGE_SEED : NODE__STAGE_SERVE;
+  msgpack_pack_array(pk, (size_t)(last - first + 1));
+  for (int s = first; s <= last; s++) {
+    pack_stage(pk, (enum node__stage)s, &t->stages[s], st.peers_connected);
+  }
+  pack_u64(pk, "peers_connected", st.peers_connected);
+  pack_peers(pk, t);
+}
+
+int node__status_pack(struct node *n, msgpack_packer *pk) {
+  int transfers = 0;
+  int links = 0;
+  for (int i = 0; i < NODE__MAX_TRANSFERS; i++) {
+    transfers += n->transfers[i].used;
+  }
+  for (int i = 0; i < NODE__MAX_LINKS; i++) {
+    links += n->links[i] != NULL && n->links[i]->state == NODE__LINK_OPEN;
+  }
+  msgpack_pack_map(pk, 3);
+  sm_mp_pack_cstr(pk, "ok");
+  msgpack_pack_true(pk);
+  sm_mp_pack_cstr(pk, "node");
+  msgpack_pack_map(pk, 9);
+  pack_hex(pk, "key", n->identity.public_key, SM_PUBKEY_BYTES);
+  pack_str(pk, "listen", n->listen_addr);
+  pack_u64(pk, "uptime_ms", node__now(n) - n->started_ms);
+  pack_u64(pk, "links", (uint64_t)links);
+  pack_u64(pk, "bans", n->banned_count);
+  pack_u64(pk, "handshakes_refused", n->rejected_handshakes);
+  pack_u64(pk, "chunks_bad", n->chunks_bad);
+  pack_u64(pk, "max_up", n->up.rate);
+  pack_u64(pk, "max_down", n->down.rate);
+  sm_mp_pack_cstr(pk, "transfers");
+  msgpack_pack_array(pk, (size_t)transfers);
+  for (int i = 0; i < NODE__MAX_TRANSFERS; i++) {
+    if (n->transfers[i].used) {
+      pack_transfer(pk, &n->transfers[i]);
+    }
+  }
+  return 0;
+}
