@@ -11,13 +11,16 @@
 static void node_usage(FILE *out) {
   fprintf(out,
           "usage: seedmesh node --listen HOST:PORT --key FILE --trust FILE --state DIR\n"
-          "                     [--serve STORE] [--peers H:P,...] [--control PATH]\n"
+          "                     [--serve STORE] [--seeds H:P,...] [--peers H:P,...]\n"
+          "                     [--control PATH]\n"
           "                     [--max-upload RATE] [--max-download RATE]\n"
           "                     [--linger SECONDS] [--log-level error|warn|info|debug]\n\n"
           "Runs a node in the foreground (logs on stderr; stops cleanly on SIGTERM or\n"
           "SIGINT). It serves the latest snapshot of --serve, fetches what `seedmesh fetch`\n"
           "asks for from every peer at once, and re-serves each verified chunk at once.\n\n"
-          "  --peers H:P,...     nodes to fetch from (the donor and other recipients)\n"
+          "  --seeds H:P,...     cluster members to join through (gossip; one is enough):\n"
+          "                      peers, manifests and progress are learned from gossip\n"
+          "  --peers H:P,...     fixed nodes to fetch from, without gossip\n"
           "  --control PATH      control socket (default STATE/control.sock)\n"
           "  --max-upload RATE   cap in bytes/s, e.g. 100M (also at run time: seedmesh rate)\n"
           "  --linger SECONDS    after a fetch completes, keep serving at most this long\n"
@@ -27,13 +30,13 @@ static void node_usage(FILE *out) {
           "      --state /var/lib/seedmesh --serve /srv/snap\n");
 }
 
-static int split_peers(char *list, struct node_config *cfg) {
+static int split_list(char *list, const char **out, size_t *n) {
   char *save = NULL;
   for (char *p = strtok_r(list, ",", &save); p != NULL; p = strtok_r(NULL, ",", &save)) {
-    if (cfg->n_peers == NODE_MAX_STATIC_PEERS) {
+    if (*n == NODE_MAX_STATIC_PEERS) {
       return -1;
     }
-    cfg->peers[cfg->n_peers++] = p;
+    out[(*n)++] = p;
   }
   return 0;
 }
@@ -43,6 +46,7 @@ int cli_cmd_node(int argc, char **argv) {
       {"listen", required_argument, NULL, 'l'},  {"key", required_argument, NULL, 'k'},
       {"trust", required_argument, NULL, 't'},   {"state", required_argument, NULL, 's'},
       {"serve", required_argument, NULL, 'S'},   {"peers", required_argument, NULL, 'p'},
+      {"seeds", required_argument, NULL, 'e'},
       {"control", required_argument, NULL, 'c'}, {"max-upload", required_argument, NULL, 'U'},
       {"max-download", required_argument, NULL, 'D'}, {"linger", required_argument, NULL, 'L'},
       {"log-level", required_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
@@ -50,6 +54,7 @@ int cli_cmd_node(int argc, char **argv) {
   };
   struct node_config cfg;
   char *peers = NULL;
+  char *seeds = NULL;
   int c;
   node_config_default(&cfg);
   optind = 1;
@@ -61,6 +66,7 @@ int cli_cmd_node(int argc, char **argv) {
     case 's': cfg.state_dir = optarg; break;
     case 'S': cfg.serve_store = optarg; break;
     case 'p': peers = optarg; break;
+    case 'e': seeds = optarg; break;
     case 'c': cfg.control_path = optarg; break;
     case 'U':
     case 'D': {
@@ -100,8 +106,10 @@ int cli_cmd_node(int argc, char **argv) {
   if (cfg.listen == NULL || cfg.key_path == NULL || cfg.trust_path == NULL || cfg.state_dir == NULL) {
     return cli_fail(CLI_EXIT_USAGE, "node", "--listen, --key, --trust and --state are required");
   }
-  if (peers != NULL && split_peers(peers, &cfg) < 0) {
-    return cli_fail(CLI_EXIT_USAGE, "node", "--peers lists more than %d nodes", NODE_MAX_STATIC_PEERS);
+  if ((peers != NULL && split_list(peers, cfg.peers, &cfg.n_peers) < 0) ||
+      (seeds != NULL && split_list(seeds, cfg.seeds, &cfg.n_seeds) < 0)) {
+    return cli_fail(CLI_EXIT_USAGE, "node", "--peers/--seeds list more than %d nodes",
+                    NODE_MAX_STATIC_PEERS);
   }
   char err[512] = "";
   int rc = node_run(&cfg, err);

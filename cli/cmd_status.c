@@ -12,10 +12,11 @@
 
 static void status_usage(FILE *out) {
   fprintf(out,
-          "usage: seedmesh status [--control PATH] [--json] [--watch]\n\n"
+          "usage: seedmesh status [--control PATH] [--cluster] [--json] [--watch]\n\n"
           "Shows the node's transfers: one row per stage (STAGE, STATE, BEGIN, END, PEERS,\n"
           "ESTIMATE, DATA, NETWORK, DATA_SPEED, NETWORK_SPEED) like clone_progress, the\n"
           "replication coordinates of each snapshot like clone_status, and its peers.\n"
+          "  --cluster one row per node of the cluster (from gossip): stage, progress, speed\n"
           "  --json    the node's whole status as one JSON object (schema: docs/cli.md)\n"
           "  --watch   refresh every second until interrupted\n\n"
           "example:\n  seedmesh status --control /var/lib/seedmesh/control.sock\n");
@@ -98,6 +99,37 @@ static void print_transfer(const msgpack_object *t) {
   }
 }
 
+static void print_cluster(const msgpack_object *ans) {
+  const msgpack_object *members = sm_mp_map_get(ans, "cluster");
+  printf("%-18s %-22s %-8s %-9s %-10s %7s %11s %13s %11s\n", "NODE", "ADDRESS", "STATUS", "ROLE",
+         "STAGE", "PERCENT", "DATA", "DOWN_SPEED", "UP");
+  for (uint32_t i = 0; members && members->type == MSGPACK_OBJECT_ARRAY &&
+                       i < members->via.array.size; i++) {
+    const msgpack_object *m = &members->via.array.ptr[i];
+    const msgpack_object *p = sm_mp_map_get(m, "progress");
+    char key[80], addr[64], status[16], role[16] = "-", stage[16] = "-";
+    char data[32] = "-", down[32] = "-", up[32] = "-", pct[16] = "-";
+    cli_mp_str(m, "key", key, sizeof(key));
+    cli_mp_str(m, "addr", addr, sizeof(addr));
+    cli_mp_str(m, "status", status, sizeof(status));
+    if (p != NULL && p->type == MSGPACK_OBJECT_MAP) {
+      uint64_t bh = cli_mp_u64(p, "bytes_have");
+      uint64_t bt = cli_mp_u64(p, "bytes_total");
+      cli_mp_str(p, "role", role, sizeof(role));
+      cli_mp_str(p, "stage", stage, sizeof(stage));
+      snprintf(pct, sizeof(pct), "%.1f%%", bt ? 100.0 * (double)bh / (double)bt : 0.0);
+      sm_format_bytes(bh, data, sizeof(data));
+      sm_format_bytes(cli_mp_u64(p, "down_speed"), down, sizeof(down));
+      strncat(down, "/s", sizeof(down) - strlen(down) - 1);
+      sm_format_bytes(cli_mp_u64(p, "bytes_up"), up, sizeof(up));
+    }
+    const msgpack_object *self = sm_mp_map_get(m, "self");
+    int is_self = self && self->type == MSGPACK_OBJECT_BOOLEAN && self->via.boolean;
+    printf("%.16s%-2s %-22s %-8s %-9s %-10s %7s %11s %13s %11s\n", key, is_self ? " *" : "", addr,
+           status, role, stage, pct, data, down, up);
+  }
+}
+
 static void print_status(const msgpack_object *ans) {
   const msgpack_object *node = sm_mp_map_get(ans, "node");
   char key[80], listen[64];
@@ -116,11 +148,13 @@ int cli_cmd_status(int argc, char **argv) {
   static const struct option options[] = {
       {"control", required_argument, NULL, 'c'}, {"json", no_argument, NULL, 'j'},
       {"watch", no_argument, NULL, 'w'},         {"help", no_argument, NULL, 'h'},
+      {"cluster", no_argument, NULL, 'C'},
       {NULL, 0, NULL, 0},
   };
   const char *control = NULL;
   int json = 0;
   int watch = 0;
+  int cluster = 0;
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -128,6 +162,7 @@ int cli_cmd_status(int argc, char **argv) {
     case 'c': control = optarg; break;
     case 'j': json = 1; break;
     case 'w': watch = 1; break;
+    case 'C': cluster = 1; break;
     case 'h': status_usage(stdout); return CLI_EXIT_OK;
     default:
       return cli_fail(CLI_EXIT_USAGE, "status", "unknown option (see seedmesh status --help)");
@@ -158,8 +193,10 @@ int cli_cmd_status(int argc, char **argv) {
       printf("\033[H\033[2J");
     }
     if (json) {
-      cli_json_object(stdout, &ans);
+      cli_json_object(stdout, cluster ? sm_mp_map_get(&ans, "cluster") : &ans);
       putchar('\n');
+    } else if (cluster) {
+      print_cluster(&ans);
     } else {
       print_status(&ans);
     }

@@ -103,6 +103,7 @@ static void on_tick(uv_timer_t *t) {
   struct node *n = t->data;
   uint64_t now = node__now(n);
   node__links_tick(n, now);
+  node__cluster_tick(n, now);
   for (int i = 0; i < NODE__MAX_TRANSFERS; i++) {
     if (n->transfers[i].used) {
       node__transfer_tick(&n->transfers[i], now);
@@ -122,6 +123,7 @@ void node__stop(struct node *n) {
   }
   n->stopping = 1;
   sm_log(SM_LOG_INFO, "node", "shutting down");
+  node__cluster_stop(n);
   for (int i = 0; i < NODE__MAX_LINKS; i++) {
     if (n->links[i] != NULL) {
       node__link_close(n->links[i], "node shutting down");
@@ -161,6 +163,10 @@ static int start_handles(struct node *n, char *err, size_t err_size) {
     return rc;
   }
   snprintf(n->listen_addr, sizeof(n->listen_addr), "%s", n->cfg->listen);
+  rc = node__cluster_start(n, &addr, err, err_size);
+  if (rc < 0) {
+    return rc;
+  }
   uv_timer_init(&n->loop, &n->tick);
   n->tick.data = n;
   n->handles_open++;
@@ -282,6 +288,8 @@ out:
       node__transfer_free(&n->transfers[i]);
     }
   }
+  gossip_free(n->gossip);
+  n->gossip = NULL;
   if (n->control_path[0] != '\0') {
     unlink(n->control_path);
   }

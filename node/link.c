@@ -274,6 +274,9 @@ static void dispatch(struct node__link *l, const struct wire_msg *msg) {
   case WIRE_MSG_GOODBYE:
     node__link_close(l, "peer said goodbye");
     return;
+  case WIRE_MSG_GOSSIP:
+    node__cluster_on_stream(n, l, msg->u.gossip.data, msg->u.gossip.data_len);
+    return;
   case WIRE_MSG_MANIFEST_GET:
     node__manifest_on_get(n, l, &msg->u.manifest_get);
     return;
@@ -360,6 +363,7 @@ static void on_authenticated(struct node__link *l) {
   sm_hex_encode(key, SM_PUBKEY_BYTES, hex);
   sm_log(SM_LOG_DEBUG, "link", "link %u %s peer %.16s authenticated", l->handle,
          l->outbound ? "to" : "from", hex);
+  node__cluster_on_link(n, l);
   struct node__transfer *t = l->dial_for;
   l->dial_for = NULL;
   if (t != NULL && t->used) {

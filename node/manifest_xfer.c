@@ -113,6 +113,8 @@ static void manifest_ready(struct node__transfer *t) {
     return;
   }
   t->p = chunkstore_staging_pieces(t->staging);
+  t->pieces_total = t->p->count;
+  t->piece_bytes_total = t->p->total_bytes;
   uint64_t need = t->p->total_bytes - chunkstore_staging_have_bytes(t->staging);
   uint64_t free_bytes = 0;
   if (sm_fs_free_bytes(t->staging_dir, &free_bytes) == 0 && free_bytes < need) {
@@ -166,6 +168,7 @@ static void manifest_ready(struct node__transfer *t) {
       node__transfer_attach(t, r->link);
     }
   }
+  node__cluster_candidates(n, t);
   node__transfer_flush(t);
 }
 
@@ -389,6 +392,8 @@ int node__transfer_fetch(struct node *n, const uint8_t *manifest_id, const char 
   t->discover_link = UINT32_MAX;
   if (manifest_id != NULL) {
     memcpy(t->manifest_id, manifest_id, CHUNKSTORE_ID_BYTES);
+  } else if (node__cluster_latest(n, t->manifest_id) == 0) {
+    manifest_id = t->manifest_id; /* the newest manifest the cluster announced */
   }
   snprintf(t->target, sizeof(t->target), "%s", target);
   snprintf(t->staging_dir, sizeof(t->staging_dir), "%s.seedmesh-staging", target);

@@ -17,6 +17,8 @@ struct node_config {
   const char *control_path;      /* unix socket; NULL: state_dir/control.sock */
   const char *peers[NODE_MAX_STATIC_PEERS]; /* "HOST:PORT" to dial */
   size_t n_peers;
+  const char *seeds[NODE_MAX_STATIC_PEERS]; /* gossip: "HOST:PORT" to join */
+  size_t n_seeds;
   uint64_t max_up_bps;           /* 0: unlimited */
   uint64_t max_down_bps;         /* 0: unlimited */
   uint64_t linger_max_ms;        /* recipients serve this long at most after

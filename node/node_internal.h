@@ -10,6 +10,7 @@
 
 #include "chunkstore/chunkstore.h"
 #include "common/common.h"
+#include "gossip/gossip.h"
 #include "node/node.h"
 #include "node/swarm/swarm.h"
 #include "node/wire/wire.h"
@@ -50,6 +51,7 @@ struct node__record {
   uint8_t key[SM_PUBKEY_BYTES];
   struct node__link *link;       /* open link, or NULL */
   int is_donor;                  /* serves the manifest as its donor */
+  int is_seed;                   /* a gossip seed from --seeds */
 };
 
 /* ----------------------------------------------------------------- links */
@@ -159,7 +161,11 @@ struct node__transfer {
   size_t *segment_lens;
   size_t segments_have;          /* recipient: fetched so far */
   struct chunkstore_pieces pieces;  /* donor only (recipients use staging's) */
-  const struct chunkstore_pieces *p; /* the piece table in use */
+  const struct chunkstore_pieces *p; /* the piece table in use; NULL once the
+                                        staging area is closed */
+  uint64_t pieces_total;         /* kept for status after p is gone */
+  uint64_t piece_bytes_total;
+  struct swarm_stats final_stats;  /* the swarm's last counters, once freed */
   struct swarm *swarm;
   char store[4096];              /* donor */
   char target[4096];             /* recipient */
@@ -233,6 +239,11 @@ struct node {
   uint64_t rejected_handshakes;
   uint64_t chunks_bad;
   int handles_open;              /* libuv handles not yet closed */
+  uv_udp_t udp;                  /* gossip datagrams, on the listen port */
+  struct gossip *gossip;
+  uint64_t progress_published_ms;
+  uint8_t last_progress[GOSSIP_VALUE_MAX];
+  size_t last_progress_len;
   char listen_addr[64];
 };
 
@@ -255,6 +266,23 @@ void node__transfer_flush(struct node__transfer *t);
 int node__transfer_keep_parts(struct node__transfer *t);
 int node__transfer_make_recipient_swarm(struct node__transfer *t, const uint8_t *have_bits);
 void node__manifest_tick(struct node__transfer *t, uint64_t now);
+
+/* Cluster membership (cluster.c). */
+int node__cluster_start(struct node *n, const struct sockaddr_storage *listen, char *err,
+                        size_t err_size);
+void node__cluster_stop(struct node *n);
+void node__cluster_tick(struct node *n, uint64_t now);
+/* A link authenticated: if we dialed a known address, the peer joins. */
+void node__cluster_on_link(struct node *n, struct node__link *l);
+void node__cluster_on_stream(struct node *n, struct node__link *l, const uint8_t *buf,
+                             size_t len);
+/* Announces a manifest this node can serve in full. */
+void node__cluster_announce(struct node *n, const struct node__transfer *t);
+/* Newest manifest announced in the cluster; SM_ENOTFOUND if none. */
+int node__cluster_latest(struct node *n, uint8_t out_id[CHUNKSTORE_ID_BYTES]);
+/* Adds every member known to hold (part of) t's manifest as a candidate. */
+void node__cluster_candidates(struct node *n, struct node__transfer *t);
+int node__cluster_pack(struct node *n, msgpack_packer *pk);
 
 /* Control socket (control.c). */
 void node__control_stop(struct node *n);

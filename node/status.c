@@ -84,7 +84,7 @@ static void pack_peers(msgpack_packer *pk, const struct node__transfer *t) {
 
 static void pack_transfer(msgpack_packer *pk, const struct node__transfer *t) {
   struct swarm_stats st;
-  memset(&st, 0, sizeof(st));
+  st = t->final_stats;
   if (t->swarm != NULL) {
     swarm_stats_get(t->swarm, &st);
   }
@@ -95,10 +95,10 @@ static void pack_transfer(msgpack_packer *pk, const struct node__transfer *t) {
   pack_str(pk, "state", current_stage(t));
   pack_str(pk, "error", t->error);
   pack_str(pk, "target", recipient ? t->target : t->store);
-  pack_u64(pk, "chunks_total", t->p ? t->p->count : 0);
-  pack_u64(pk, "chunks_have", t->finished ? (t->p ? t->p->count : 0) : st.chunks_have);
-  pack_u64(pk, "bytes_total", t->p ? t->p->total_bytes : 0);
-  pack_u64(pk, "bytes_have", t->finished ? (t->p ? t->p->total_bytes : 0) : st.bytes_have);
+  pack_u64(pk, "chunks_total", t->pieces_total);
+  pack_u64(pk, "chunks_have", t->finished ? t->pieces_total : st.chunks_have);
+  pack_u64(pk, "bytes_total", t->piece_bytes_total);
+  pack_u64(pk, "bytes_have", t->finished ? t->piece_bytes_total : st.bytes_have);
   pack_u64(pk, "bytes_up", st.bytes_up);
   pack_u64(pk, "bytes_down", st.bytes_down);
   pack_u64(pk, "bytes_down_donor", st.bytes_down_donor);
@@ -137,7 +137,9 @@ int node__status_pack(struct node *n, msgpack_packer *pk) {
   for (int i = 0; i < NODE__MAX_LINKS; i++) {
     links += n->links[i] != NULL && n->links[i]->state == NODE__LINK_OPEN;
   }
-  msgpack_pack_map(pk, 3);
+  msgpack_pack_map(pk, 4);
+  sm_mp_pack_cstr(pk, "cluster");
+  node__cluster_pack(n, pk);
   sm_mp_pack_cstr(pk, "ok");
   msgpack_pack_true(pk);
   sm_mp_pack_cstr(pk, "node");

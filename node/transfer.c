@@ -314,6 +314,8 @@ int node__transfer_serve(struct node *n, const char *store, char *err, size_t er
   rc = chunkstore_pieces_build(t->manifest, &t->pieces);
   if (rc == 0) {
     t->p = &t->pieces;
+    t->pieces_total = t->p->count;
+    t->piece_bytes_total = t->p->total_bytes;
     rc = node__transfer_keep_parts(t);
   }
   if (rc == 0) {
@@ -335,6 +337,7 @@ int node__transfer_serve(struct node *n, const char *store, char *err, size_t er
   }
   t->have_manifest = 1;
   node__stage_begin(t, NODE__STAGE_SERVE, t->p->total_bytes);
+  node__cluster_announce(n, t);
   char hex[2 * CHUNKSTORE_ID_BYTES + 1];
   sm_hex_encode(t->manifest_id, CHUNKSTORE_ID_BYTES, hex);
   sm_log(SM_LOG_INFO, "transfer", "serving manifest %s: %llu chunks", hex,
@@ -401,24 +404,31 @@ struct upload_job {
   uint32_t peer, chunk;
   int rc;
   uint32_t encoding, raw_len;
+  uint8_t id[CHUNKSTORE_ID_BYTES];
   uint8_t *frame;
   size_t data_len;
   uint64_t sent;
 };
 
+/* Closes a finished transfer's staging area once no job references it. */
+static void release_staging(struct node__transfer *t) {
+  if (t->finished && t->staging != NULL && t->jobs_running == 0) {
+    chunkstore_staging_close(t->staging);
+    t->staging = NULL;
+  }
+}
+
 /* worker */
 static void upload_work(uv_work_t *req) {
   struct upload_job *j = req->data;
   struct node__transfer *t = j->t;
-  uint32_t len = (uint32_t)t->p->raw_len[j->chunk];
-  j->raw_len = len;
+  uint32_t len = j->raw_len;
   if (t->role == NODE__ROLE_DONOR) {
     enum chunkstore_encoding enc;
     uint32_t raw_len = 0;
     uint8_t *data = NULL;
     size_t data_len = 0;
-    j->rc = chunkstore_store_get_encoded(t->store, t->p->ids[j->chunk], &enc, &raw_len, &data,
-                                         &data_len);
+    j->rc = chunkstore_store_get_encoded(t->store, j->id, &enc, &raw_len, &data, &data_len);
     if (j->rc < 0) {
       return;
     }
@@ -430,7 +440,7 @@ static void upload_work(uv_work_t *req) {
                              : chunkstore_chunk_decode(enc, data, data_len, check, len);
     if (j->rc == 0) {
       chunkstore_chunk_id(check, len, id);
-      j->rc = memcmp(id, t->p->ids[j->chunk], sizeof(id)) == 0 ? 0 : SM_EHASH;
+      j->rc = memcmp(id, j->id, sizeof(id)) == 0 ? 0 : SM_EHASH;
     }
     sm_free(check);
     j->frame = j->rc == 0 ? sm_malloc(WIRE_FRAME_HEADER_BYTES + CHUNK_HEAD_ROOM + data_len +
@@ -470,6 +480,7 @@ static void upload_written(void *arg, int status) {
     t->network_out += j->sent;
   }
   sm_free(j);
+  release_staging(t);
 }
 
 static void upload_after(uv_work_t *req, int status) {
@@ -512,6 +523,8 @@ static void start_upload(struct node__transfer *t, uint32_t peer, uint32_t chunk
   j->link = l;
   j->peer = peer;
   j->chunk = chunk;
+  j->raw_len = t->p->raw_len[chunk];
+  memcpy(j->id, t->p->ids[chunk], CHUNKSTORE_ID_BYTES);
   t->jobs_running++;
   if (uv_queue_work(&t->node->loop, &j->req, upload_work, upload_after) < 0) {
     t->jobs_running--;
@@ -569,6 +582,7 @@ static void download_after(uv_work_t *req, int status) {
   }
   sm_free(j->data);
   sm_free(j);
+  release_staging(t);
 }
 
 static void on_chunk(struct node__transfer *t, struct node__link *l, const struct wire_msg_chunk *c) {
@@ -720,10 +734,11 @@ static void finish_after(uv_work_t *req, int status) {
         node__transfer_detach(t, l);
       }
     }
+    swarm_stats_get(t->swarm, &t->final_stats);
     swarm_free(t->swarm);
     t->swarm = NULL;
-    chunkstore_staging_close(t->staging);
-    t->staging = NULL;
+    t->p = NULL;
+    release_staging(t);
   }
   sm_free(j);
 }

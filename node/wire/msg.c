@@ -21,7 +21,7 @@ static const uint8_t msg_arity[WIRE_MSG_TYPE_MAX + 1] = {
     [WIRE_MSG_CHUNK] = 6,        [WIRE_MSG_REJECT] = 5,
     [WIRE_MSG_MANIFEST_GET] = 3, [WIRE_MSG_MANIFEST_PART] = 5,
     [WIRE_MSG_PING] = 2,         [WIRE_MSG_PONG] = 2,
-    [WIRE_MSG_GOODBYE] = 3,
+    [WIRE_MSG_GOODBYE] = 3,      [WIRE_MSG_GOSSIP] = 2,
 };
 
 static const char *const msg_names[WIRE_MSG_TYPE_MAX + 1] = {
@@ -30,7 +30,7 @@ static const char *const msg_names[WIRE_MSG_TYPE_MAX + 1] = {
     [WIRE_MSG_CHUNK] = "CHUNK",               [WIRE_MSG_REJECT] = "REJECT",
     [WIRE_MSG_MANIFEST_GET] = "MANIFEST_GET", [WIRE_MSG_MANIFEST_PART] = "MANIFEST_PART",
     [WIRE_MSG_PING] = "PING",                 [WIRE_MSG_PONG] = "PONG",
-    [WIRE_MSG_GOODBYE] = "GOODBYE",
+    [WIRE_MSG_GOODBYE] = "GOODBYE",           [WIRE_MSG_GOSSIP] = "GOSSIP",
 };
 
 /* Largest byte string any message field may carry. */
@@ -155,6 +155,11 @@ static int msg_validate(const struct wire_msg *m) {
       return SM_EPROTO;
     }
     return text_validate(m->u.goodbye.text, m->u.goodbye.text_len);
+  case WIRE_MSG_GOSSIP:
+    if (m->u.gossip.data == NULL || m->u.gossip.data_len == 0) {
+      return SM_EPROTO;
+    }
+    return m->u.gossip.data_len <= WIRE_GOSSIP_MAX ? 0 : SM_ETOOBIG;
   default:
     return SM_EPROTO;
   }
@@ -260,6 +265,9 @@ static void msg_pack(msgpack_packer *pk, const struct wire_msg *m, int head_only
     if (m->u.goodbye.text_len > 0) {
       msgpack_pack_str_body(pk, m->u.goodbye.text, m->u.goodbye.text_len);
     }
+    break;
+  case WIRE_MSG_GOSSIP:
+    pack_bin(pk, m->u.gossip.data, m->u.gossip.data_len);
     break;
   }
 }
@@ -463,6 +471,9 @@ static int msg_read_fields(const msgpack_object *f, struct wire_msg *m) {
     rc = rc < 0 ? rc
                 : field_str(&f[1], WIRE_GOODBYE_TEXT_MAX, &m->u.goodbye.text,
                             &m->u.goodbye.text_len);
+    break;
+  case WIRE_MSG_GOSSIP:
+    rc = field_bin(&f[0], WIRE_GOSSIP_MAX, &m->u.gossip.data, &m->u.gossip.data_len);
     break;
   }
   return rc;

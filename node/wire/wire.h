@@ -45,6 +45,7 @@
 #define WIRE_MANIFEST_PART_MAX WIRE_CHUNK_MAX
 #define WIRE_MANIFEST_PARTS_MAX (1u << 20)
 #define WIRE_GOODBYE_TEXT_MAX 200
+#define WIRE_GOSSIP_MAX (1u << 20) /* one gossip push-pull message */
 
 /* -------------------------------------------------------------- frames
  * A frame is a 4-byte big-endian length L, then L bytes of XChaCha20-Poly1305
@@ -244,8 +245,9 @@ enum wire_msg_type {
   WIRE_MSG_PING = 9,
   WIRE_MSG_PONG = 10,
   WIRE_MSG_GOODBYE = 11,
+  WIRE_MSG_GOSSIP = 12,
 };
-#define WIRE_MSG_TYPE_MAX 11
+#define WIRE_MSG_TYPE_MAX 12
 
 enum wire_encoding {
   WIRE_ENC_RAW = 0,
@@ -355,6 +357,13 @@ struct wire_msg_goodbye {
   size_t text_len;
 };
 
+/* A gossip push-pull message (already sealed by gossip/), carried over the
+ * link because push-pull needs a reliable stream. */
+struct wire_msg_gossip {
+  const uint8_t *data;
+  size_t data_len;
+};
+
 struct wire_msg {
   enum wire_msg_type type;
   union {
@@ -368,6 +377,7 @@ struct wire_msg {
     struct wire_msg_manifest_part manifest_part;
     struct wire_msg_ping ping; /* also PONG */
     struct wire_msg_goodbye goodbye;
+    struct wire_msg_gossip gossip;
   } u;
 };
 

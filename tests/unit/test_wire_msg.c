@@ -80,6 +80,10 @@ static void sample(int type, struct wire_msg *m) {
     m->u.goodbye.text = TEXT;
     m->u.goodbye.text_len = strlen(TEXT);
     break;
+  case WIRE_MSG_GOSSIP:
+    m->u.gossip.data = DATA;
+    m->u.gossip.data_len = sizeof(DATA);
+    break;
   }
 }
 
@@ -148,6 +152,9 @@ static void assert_msg_equal(const struct wire_msg *a, const struct wire_msg *b)
     assert_int_equal(a->u.goodbye.reason, b->u.goodbye.reason);
     assert_bytes((const uint8_t *)a->u.goodbye.text, a->u.goodbye.text_len,
                  (const uint8_t *)b->u.goodbye.text, b->u.goodbye.text_len);
+    break;
+  case WIRE_MSG_GOSSIP:
+    assert_bytes(a->u.gossip.data, a->u.gossip.data_len, b->u.gossip.data, b->u.gossip.data_len);
     break;
   }
 }
@@ -255,7 +262,7 @@ static void test_msg_strict_fields(void **state) {
   (void)state;
   /* Type and shape. */
   expect_bytes(SM_EPROTO, 0x92, 0x00, 0x01);          /* type 0 */
-  expect_bytes(SM_EPROTO, 0x92, 0x0c, 0x01);          /* type 12 */
+  expect_bytes(SM_EPROTO, 0x92, 0x0d, 0x01);          /* type 13 */
   expect_bytes(SM_EPROTO, 0x92, 0xcf, 0, 0, 0, 1, 0, 0, 0, 2, 1);
   expect_bytes(SM_EMALFORMED, 0x93, 0x02, 0x01, 0x02); /* HAVE arity */
   expect_bytes(SM_EMALFORMED, 0x90);
