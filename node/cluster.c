@@ -287,7 +287,8 @@ void node__cluster_stop(struct node *n) {
 void node__cluster_on_link(struct node *n, struct node__link *l) {
   struct node__record *r = &n->records[l->handle];
   struct sockaddr_storage sa;
-  if (n->gossip == NULL || !l->outbound || !r->has_addr || node__parse_addr(r->addr, &sa) < 0) {
+  if (n->gossip == NULL || !l->outbound || l->state != NODE__LINK_OPEN || !r->has_key ||
+      !r->has_addr || node__parse_addr(r->addr, &sa) < 0) {
     return;
   }
   struct gossip_addr ga;
@@ -462,10 +463,31 @@ static void publish_progress(struct node *n) {
   msgpack_sbuffer_destroy(&sb);
 }
 
+/* Until we know at least one other member, keep dialing the seeds (they may
+ * start after us), backing off from 1 s to 30 s. */
+static void retry_seeds(struct node *n, uint64_t now) {
+  if (n->cfg->n_seeds == 0 || gossip_member_count(n->gossip) > 1 || now < n->seed_retry_at) {
+    return;
+  }
+  n->seed_backoff_ms = n->seed_backoff_ms == 0 ? 1000 : SM_MIN(n->seed_backoff_ms * 2, 30000);
+  n->seed_retry_at = now + n->seed_backoff_ms;
+  for (uint32_t h = 0; h < NODE__MAX_RECORDS; h++) {
+    struct node__record *r = &n->records[h];
+    if (r->used && r->is_seed) {
+      if (r->link == NULL) {
+        node__link_dial(n, h, NULL);
+      } else {
+        node__cluster_on_link(n, r->link); /* joined too early: join again */
+      }
+    }
+  }
+}
+
 void node__cluster_tick(struct node *n, uint64_t now) {
   if (n->gossip == NULL) {
     return;
   }
+  retry_seeds(n, now);
   gossip_tick(n->gossip, now);
   if (now - n->progress_published_ms >= PROGRESS_EVERY_MS) {
     n->progress_published_ms = now;

@@ -4,6 +4,7 @@
 #include "node/node_internal.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -238,6 +239,8 @@ int node_run(const struct node_config *cfg, char *out_error) {
     return SM_ENOMEM;
   }
   n->cfg = cfg;
+  /* A peer that closes while we write must cost an EPIPE, not the process. */
+  signal(SIGPIPE, SIG_IGN);
   rc = uv_loop_init(&n->loop);
   if (rc < 0) {
     sm_free(n);

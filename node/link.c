@@ -15,7 +15,14 @@ struct link_write {
   size_t len;
   void (*done)(void *arg, int status);
   void *arg;
+  size_t charge;               /* len plus bookkeeping, counted in queued_bytes */
 };
+
+/* What a queued write costs beyond its frame bytes (this struct, the uv
+ * request and two heap blocks). It is charged to the link's write queue so
+ * that a peer sending thousands of PINGs without reading the PONGs hits
+ * NODE__WRITE_QUEUE_MAX as surely as one that stops reading chunks. */
+#define LINK_WRITE_OVERHEAD (sizeof(struct link_write) + 64)
 
 static int link_slot(struct node *n) {
   for (int i = 0; i < NODE__MAX_LINKS; i++) {
@@ -95,7 +102,7 @@ void node__link_close(struct node__link *l, const char *reason) {
 static void on_write(uv_write_t *req, int status) {
   struct link_write *w = req->data;
   struct node__link *l = w->link;
-  l->queued_bytes -= w->len;
+  l->queued_bytes -= w->charge;
   if (w->done != NULL) {
     w->done(w->arg, status);
   }
@@ -109,12 +116,18 @@ static void on_write(uv_write_t *req, int status) {
 /* Writes bytes already framed; takes ownership of buf. */
 static int link_write_raw(struct node__link *l, uint8_t *buf, size_t len,
                           void (*done)(void *arg, int status), void *arg) {
-  struct link_write *w = sm_calloc(1, sizeof(*w));
+  size_t charge = len + LINK_WRITE_OVERHEAD;
+  int full = l->queued_bytes + charge > NODE__WRITE_QUEUE_MAX;
+  struct link_write *w = full ? NULL : sm_calloc(1, sizeof(*w));
   if (w == NULL || l->state == NODE__LINK_CLOSING) {
     sm_free(w);
     sm_free(buf);
     if (done != NULL) {
       done(arg, UV_ECANCELED);
+    }
+    if (full && l->state != NODE__LINK_CLOSING) {
+      node__link_close(l, "peer does not read what we send (write queue full)");
+      return SM_EFULL;
     }
     return SM_ENOMEM;
   }
@@ -124,12 +137,13 @@ static int link_write_raw(struct node__link *l, uint8_t *buf, size_t len,
   w->len = len;
   w->done = done;
   w->arg = arg;
+  w->charge = charge;
   uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
-  l->queued_bytes += len;
+  l->queued_bytes += charge;
   l->bytes_out += len;
   int rc = uv_write(&w->req, (uv_stream_t *)&l->tcp, &b, 1, on_write);
   if (rc < 0) {
-    l->queued_bytes -= len;
+    l->queued_bytes -= charge;
     if (done != NULL) {
       done(arg, rc);
     }
@@ -366,6 +380,19 @@ static void on_authenticated(struct node__link *l) {
   node__cluster_on_link(n, l);
   struct node__transfer *t = l->dial_for;
   l->dial_for = NULL;
+  if (t == NULL || !t->used) {
+    /* Announce ourselves on every new link, dialed or not: after a duplicate
+     * link between two nodes is dropped, the survivor must carry the swarm.
+     * A peer without our manifest answers with a REJECT and we detach. */
+    t = NULL;
+    for (int i = 0; i < NODE__MAX_TRANSFERS; i++) {
+      struct node__transfer *c = &n->transfers[i];
+      if (c->used && c->swarm != NULL && c->have_manifest &&
+          (t == NULL || c->role == NODE__ROLE_RECIPIENT)) {
+        t = c;
+      }
+    }
+  }
   if (t != NULL && t->used) {
     if (t->have_manifest) {
       node__transfer_attach(t, l);
@@ -477,13 +504,21 @@ static int start_handshake(struct node__link *l, enum wire_role role) {
   return rc;
 }
 
+static void refused_closed(uv_handle_t *h) {
+  sm_free(h);
+}
+
 void node__link_accept(struct node *n) {
   struct node__link *l = link_new(n, 0);
   if (l == NULL) {
-    uv_tcp_t tmp;
-    uv_tcp_init(&n->loop, &tmp);
-    uv_accept((uv_stream_t *)&n->listener, (uv_stream_t *)&tmp);
-    uv_close((uv_handle_t *)&tmp, NULL);
+    /* Accept only to close at once. libuv holds the handle until its close
+     * callback, so it must outlive this function (not live on the stack). */
+    uv_tcp_t *tmp = sm_malloc(sizeof(*tmp));
+    if (tmp != NULL) {
+      uv_tcp_init(&n->loop, tmp);
+      uv_accept((uv_stream_t *)&n->listener, (uv_stream_t *)tmp);
+      uv_close((uv_handle_t *)tmp, refused_closed);
+    }
     sm_log(SM_LOG_WARN, "link", "refusing a connection: link table full");
     return;
   }

@@ -170,6 +170,9 @@ static void manifest_ready(struct node__transfer *t) {
   }
   node__cluster_candidates(n, t);
   node__transfer_flush(t);
+  if (chunkstore_staging_have_count(t->staging) == t->p->count) {
+    node__transfer_fetched(t); /* killed after the last chunk, before the rename */
+  }
 }
 
 static void drop_partial_manifest(struct node__transfer *t) {
@@ -314,14 +317,17 @@ void node__manifest_tick(struct node__transfer *t, uint64_t now) {
       drop_partial_manifest(t); /* start over with another peer */
     }
   }
-  /* Ask the next open link, round robin; dial known addresses otherwise. */
+  /* Ask the next open link, round robin; and dial every known address
+   * without a link: the open links may all be recipients that cannot answer
+   * "latest", while the link to the donor was lost (a duplicate link dropped
+   * on both sides, say). */
   for (uint32_t k = 0; k < NODE__MAX_RECORDS; k++) {
     uint32_t h = (t->discover_next + k) % NODE__MAX_RECORDS;
     struct node__record *r = &n->records[h];
     if (r->used && r->link != NULL && r->link->state == NODE__LINK_OPEN) {
       t->discover_next = h + 1;
       node__manifest_request(t, r->link);
-      return;
+      break;
     }
   }
   for (uint32_t h = 0; h < NODE__MAX_RECORDS; h++) {

@@ -242,6 +242,7 @@ struct node {
   uv_udp_t udp;                  /* gossip datagrams, on the listen port */
   struct gossip *gossip;
   uint64_t progress_published_ms;
+  uint64_t seed_retry_at, seed_backoff_ms;
   uint8_t last_progress[GOSSIP_VALUE_MAX];
   size_t last_progress_len;
   char listen_addr[64];
@@ -264,6 +265,10 @@ void node__links_tick(struct node *n, uint64_t now);
 /* Transfers (transfer.c, manifest_xfer.c). */
 void node__transfer_flush(struct node__transfer *t);
 int node__transfer_keep_parts(struct node__transfer *t);
+/* Every chunk is in the staging area: ends FETCH and starts VERIFY. Called
+ * on the swarm's COMPLETE, and on a resume that finds nothing missing (a
+ * swarm created complete never emits COMPLETE). */
+void node__transfer_fetched(struct node__transfer *t);
 int node__transfer_make_recipient_swarm(struct node__transfer *t, const uint8_t *have_bits);
 void node__manifest_tick(struct node__transfer *t, uint64_t now);
 

@@ -128,10 +128,7 @@ static void run_action(struct node__transfer *t, const struct swarm_action *a) {
   case SWARM_ACT_UPLOAD_CANCEL:
     break; /* the chunk may already be on the wire; upload_done reports it */
   case SWARM_ACT_COMPLETE:
-    node__stage_end(t, NODE__STAGE_FETCH, 1);
-    sm_log(SM_LOG_INFO, "transfer", "all %llu chunks fetched and verified",
-           (unsigned long long)t->p->count);
-    start_verify(t);
+    node__transfer_fetched(t);
     break;
   case SWARM_ACT_LINGER_DONE:
     t->linger_done = 1;
@@ -763,6 +760,13 @@ static void queue_finish_job(struct node__transfer *t, int verify_only) {
 static void start_verify(struct node__transfer *t) {
   node__stage_begin(t, NODE__STAGE_VERIFY, t->p->total_bytes);
   queue_finish_job(t, 1);
+}
+
+void node__transfer_fetched(struct node__transfer *t) {
+  node__stage_end(t, NODE__STAGE_FETCH, 1);
+  sm_log(SM_LOG_INFO, "transfer", "all %llu chunks fetched and verified",
+         (unsigned long long)t->p->count);
+  start_verify(t);
 }
 
 /* Renames the tree into place once both VERIFY and lingering are over. */

@@ -5,7 +5,7 @@ set -uo pipefail
 TESTS_RUN=0
 TESTS_FAILED=0
 WORK=$(mktemp -d "${SM_TEST_TMPDIR:-/tmp}/sm-integ.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+trap '[ "${KEEP_WORK:-0}" = 1 ] || rm -rf "$WORK"' EXIT
 
 ok() { TESTS_RUN=$((TESTS_RUN + 1)); echo "ok - $*"; }
 not_ok() { TESTS_RUN=$((TESTS_RUN + 1)); TESTS_FAILED=$((TESTS_FAILED + 1)); echo "not ok - $*"; }

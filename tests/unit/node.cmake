@@ -1,0 +1,5 @@
+# node: the control-socket request codec (the daemon's other untrusted input;
+# peer links are covered by the wire tests and tests/integration/hostile.sh).
+sm_add_unit_test(test_node_control
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_node_control.c
+  LIBS sm_node)
