@@ -20,6 +20,7 @@ static const struct command commands[] = {
     {"node", cli_cmd_node, "run a node: serve and fetch snapshots, peer to peer"},
     {"fetch", cli_cmd_fetch, "ask a node to fetch a snapshot into a directory"},
     {"status", cli_cmd_status, "what a node is doing (stages, peers, speeds)"},
+    {"rate", cli_cmd_rate, "change a running node's bandwidth caps"},
 };
 
 static void usage(FILE *out) {

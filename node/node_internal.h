@@ -37,6 +37,8 @@ void node__bucket_init(struct node__bucket *b, uint64_t rate, uint64_t now);
 void node__bucket_set_rate(struct node__bucket *b, uint64_t rate, uint64_t now);
 /* Takes bytes; returns how many ms to wait before the next take (0 = go). */
 uint64_t node__bucket_take(struct node__bucket *b, uint64_t bytes, uint64_t now);
+/* Corrects an earlier take of `reserved` bytes to what was really `used`. */
+void node__bucket_settle(struct node__bucket *b, uint64_t reserved, uint64_t used);
 /* ms until the bucket is out of debt (0 if not in debt). */
 uint64_t node__bucket_wait(struct node__bucket *b, uint64_t now);
 
@@ -166,6 +168,10 @@ struct node__transfer {
   uint64_t pieces_total;         /* kept for status after p is gone */
   uint64_t piece_bytes_total;
   struct swarm_stats final_stats;  /* the swarm's last counters, once freed */
+  struct {
+    uint32_t peer, chunk;
+  } paced[64];                   /* uploads waiting for upload tokens */
+  size_t n_paced;
   struct swarm *swarm;
   char store[4096];              /* donor */
   char target[4096];             /* recipient */

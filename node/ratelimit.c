@@ -47,3 +47,13 @@ uint64_t node__bucket_take(struct node__bucket *b, uint64_t bytes, uint64_t now)
   b->tokens -= (double)bytes;
   return node__bucket_wait(b, now);
 }
+
+void node__bucket_settle(struct node__bucket *b, uint64_t reserved, uint64_t used) {
+  if (b->rate == 0) {
+    return;
+  }
+  b->tokens += (double)reserved - (double)used;
+  if (b->tokens > (double)b->rate) {
+    b->tokens = (double)b->rate;
+  }
+}

@@ -498,16 +498,44 @@ static void upload_after(uv_work_t *req, int status) {
       node__link_send(l, &rej);
     }
     sm_free(j->frame);
+    node__bucket_settle(&t->node->up, j->raw_len, 0);
     upload_written(j, -1);
     return;
   }
   j->sent = j->data_len;
-  node__bucket_take(&t->node->up, j->data_len, node__now(t->node));
+  node__bucket_settle(&t->node->up, j->raw_len, j->data_len);
   node__link_send_chunk(l, t->manifest_id, j->chunk, j->encoding, j->raw_len, j->frame,
                         CHUNK_HEAD_ROOM, j->data_len, upload_written, j);
 }
 
+static void run_upload(struct node__transfer *t, uint32_t peer, uint32_t chunk);
+
+/* Uploads wait while the node's upload bucket is in debt (--max-upload). */
 static void start_upload(struct node__transfer *t, uint32_t peer, uint32_t chunk) {
+  if ((t->n_paced > 0 || node__bucket_wait(&t->node->up, node__now(t->node)) > 0) &&
+      t->n_paced < SM_ARRAY_LEN(t->paced)) {
+    t->paced[t->n_paced].peer = peer;
+    t->paced[t->n_paced].chunk = chunk;
+    t->n_paced++;
+    return;
+  }
+  run_upload(t, peer, chunk);
+}
+
+static void drain_paced(struct node__transfer *t) {
+  size_t done = 0;
+  while (done < t->n_paced && t->swarm != NULL &&
+         node__bucket_wait(&t->node->up, node__now(t->node)) == 0) {
+    uint32_t peer = t->paced[done].peer;
+    uint32_t chunk = t->paced[done].chunk;
+    done++;
+    run_upload(t, peer, chunk);
+  }
+  memmove(t->paced, t->paced + done, (t->n_paced - done) * sizeof(t->paced[0]));
+  t->n_paced -= done;
+}
+
+static void run_upload(struct node__transfer *t, uint32_t peer, uint32_t chunk) {
   struct upload_job *j = sm_calloc(1, sizeof(*j));
   struct node__link *l = peer_link(t, peer);
   if (j == NULL || l == NULL || chunk >= t->p->count) {
@@ -522,6 +550,9 @@ static void start_upload(struct node__transfer *t, uint32_t peer, uint32_t chunk
   j->chunk = chunk;
   j->raw_len = t->p->raw_len[chunk];
   memcpy(j->id, t->p->ids[chunk], CHUNKSTORE_ID_BYTES);
+  /* Reserve upload tokens now, so one tick does not start every waiting
+   * upload; upload_after settles the difference with the bytes sent. */
+  node__bucket_take(&t->node->up, j->raw_len, node__now(t->node));
   t->jobs_running++;
   if (uv_queue_work(&t->node->loop, &j->req, upload_work, upload_after) < 0) {
     t->jobs_running--;
@@ -780,6 +811,7 @@ static void finish_fetch(struct node__transfer *t) {
 /* ------------------------------------------------------------------ tick */
 
 void node__transfer_tick(struct node__transfer *t, uint64_t now) {
+  drain_paced(t);
   if (t->swarm != NULL) {
     swarm_tick(t->swarm, now);
     node__transfer_flush(t);
