@@ -1,4 +1,5 @@
 /* main.c - the seedmesh command: dispatches to subcommands. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,6 +42,8 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+  /* A node that goes away mid-request must give an error line, not kill us. */
+  signal(SIGPIPE, SIG_IGN);
   if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
       strcmp(argv[1], "help") == 0) {
     usage(stdout);

@@ -30,4 +30,30 @@ echo "== 6. change 1% of the pages, snapshot again, re-seed the copy incremental
 "$sm" snapshot --engine dir --source datadir --out store --key donor.key
 "$sm" materialize --from store --target replica1 --replace
 "$sm" verify --manifest store --target replica1
-echo "demo done: files in $demo"
+echo "== 7. the swarm: a donor node and three recipient nodes on loopback, joined by gossip"
+for i in 1 2 3; do "$sm" keygen --out node$i.key; done | cut -d' ' -f1 >trust
+"$sm" manifest show store --json | sed 's/.*"donor":"\([0-9a-f]*\)".*/\1/' >>trust
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null' EXIT
+"$sm" node --listen 127.0.0.1:7400 --key donor.key --trust trust --state state0 --serve store 2>node0.log &
+pids+=($!)
+for i in 1 2 3; do
+  "$sm" node --listen 127.0.0.1:740$i --key node$i.key --trust trust --state state$i \
+    --seeds 127.0.0.1:7400 2>node$i.log &
+  pids+=($!)
+done
+sleep 2
+"$sm" status --cluster --control state0/control.sock
+fetches=()
+for i in 1 2 3; do
+  "$sm" fetch latest --target "$demo/replica-swarm$i" --control state$i/control.sock &
+  fetches+=($!)
+done
+for f in "${fetches[@]}"; do wait "$f"; done
+"$sm" status --cluster --control state1/control.sock
+"$sm" status --control state0/control.sock
+for i in 1 2 3; do "$sm" verify --manifest store --target "$demo/replica-swarm$i"; done
+kill -TERM "${pids[@]}"
+wait "${pids[@]}" 2>/dev/null || true
+trap - EXIT
+echo "demo done: files and node logs in $demo"
