@@ -13,7 +13,7 @@
 void node_config_default(struct node_config *cfg) {
   memset(cfg, 0, sizeof(*cfg));
   cfg->linger_max_ms = 300000;
-  cfg->linger_idle_ms = 3000;
+  cfg->linger_idle_ms = 1000;
 }
 
 uint64_t node__now(struct node *n) {

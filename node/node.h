@@ -24,7 +24,7 @@ struct node_config {
   uint64_t linger_max_ms;        /* recipients serve this long at most after
                                     completing (default 300000) */
   uint64_t linger_idle_ms;       /* ... or until nobody needed anything for
-                                    this long (default 3000) */
+                                    this long (default 1000) */
   int serve_compress_level;      /* zstd level for re-served chunks; 0 raw */
 };
 

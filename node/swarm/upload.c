@@ -252,10 +252,17 @@ void swarm__linger_tick(struct swarm *sw) {
     done = 1;
   }
   int needed = sw->uploads_active > 0 || sw->uploads_queued > 0;
-  for (uint32_t i = 0; i < cfg->max_conns && !needed; i++) {
+  int recipients = 0;
+  for (uint32_t i = 0; i < cfg->max_conns; i++) {
     const struct swarm__peer *p = &sw->peers[i];
     /* A donor holds everything, whatever it has revealed to us so far. */
-    needed = p->used && !(p->flags & SWARM_PEER_DONOR) && p->has_count < sw->n;
+    if (p->used && !(p->flags & SWARM_PEER_DONOR)) {
+      recipients++;
+      needed |= p->has_count < sw->n;
+    }
+  }
+  if (!needed && recipients == 0) {
+    done = 1; /* nobody but the donor around: there is no one to seed for */
   }
   if (needed) {
     sw->idle_set = 0;
