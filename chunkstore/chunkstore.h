@@ -289,6 +289,10 @@ uint64_t chunkstore_staging_have_bytes(const struct chunkstore_staging *s);
  * journal. Thread-safe for distinct pieces. SM_EHASH leaves nothing written. */
 int chunkstore_staging_put(struct chunkstore_staging *s, uint64_t piece, const void *raw,
                            size_t len);
+/* Makes everything written so far durable: syncs the tree's filesystem and
+ * writes a checkpoint record to the journal. */
+int chunkstore_staging_sync(struct chunkstore_staging *s);
+
 /* Reads piece i back from the tree and re-verifies it (for serving). */
 int chunkstore_staging_read(struct chunkstore_staging *s, uint64_t piece, void *out,
                             size_t len);

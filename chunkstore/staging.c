@@ -545,3 +545,10 @@ int chunkstore_staging_load_manifest(const char *dir, const struct sm_trust *tru
   sm_free(sig);
   return rc;
 }
+
+int chunkstore_staging_sync(struct chunkstore_staging *s) {
+  pthread_mutex_lock(&s->lock);
+  int rc = checkpoint_locked(s);
+  pthread_mutex_unlock(&s->lock);
+  return rc;
+}

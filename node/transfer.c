@@ -717,18 +717,14 @@ static void finish_work(uv_work_t *req) {
   struct finish_job *j = req->data;
   struct node__transfer *t = j->t;
   if (j->verify_only) {
-    uint8_t *buf = sm_malloc(t->manifest->chunk_size);
-    if (buf == NULL) {
-      j->rc = SM_ENOMEM;
-      return;
-    }
+    /* Every piece was hashed in memory right before it was written; what is
+     * left to check is that all are journaled, and to make them durable. */
     for (uint64_t i = 0; i < t->p->count; i++) {
-      if (chunkstore_staging_read(t->staging, i, buf, t->p->raw_len[i]) < 0) {
+      if (!chunkstore_staging_has(t->staging, i)) {
         j->bad++;
       }
     }
-    sm_free(buf);
-    j->rc = j->bad ? SM_EHASH : 0;
+    j->rc = j->bad ? SM_ESTATE : chunkstore_staging_sync(t->staging);
     return;
   }
   rmdir(t->target); /* an empty target directory makes way; a full one stays */
@@ -741,8 +737,9 @@ static void finish_after(uv_work_t *req, int status) {
   t->jobs_running--;
   if (status < 0 || j->rc < 0) {
     if (j->verify_only) {
-      node__transfer_fail(t, "%llu chunks no longer match after writing (disk fault?); "
-                          "fetch again to repair", (unsigned long long)j->bad);
+      node__transfer_fail(t, "cannot make the staging tree durable (%s, %llu chunks "
+                          "unrecorded); fetch again to resume", sm_strerror(j->rc),
+                          (unsigned long long)j->bad);
     } else {
       node__transfer_fail(t, "cannot move the finished tree to %s: %s", t->target,
                           sm_strerror(j->rc));
