@@ -23,6 +23,7 @@ int cli_cmd_node(int argc, char **argv);
 int cli_cmd_fetch(int argc, char **argv);
 int cli_cmd_status(int argc, char **argv);
 int cli_cmd_rate(int argc, char **argv);
+int cli_cmd_join(int argc, char **argv);
 
 /* Prints "seedmesh <cmd>: <message>" on stderr as one line; returns code. */
 int cli_fail(int code, const char *cmd, const char *fmt, ...)

@@ -22,6 +22,7 @@ static const struct command commands[] = {
     {"fetch", cli_cmd_fetch, "ask a node to fetch a snapshot into a directory"},
     {"status", cli_cmd_status, "what a node is doing (stages, peers, speeds)"},
     {"rate", cli_cmd_rate, "change a running node's bandwidth caps"},
+    {"join", cli_cmd_join, "fetch, prepare, start and join a replica (engine mariadb)"},
 };
 
 static void usage(FILE *out) {

@@ -1,0 +1,3 @@
+# engine: the parsers of coordinate files and the facts file carried inside a
+# snapshot (untrusted bytes on the recipient).
+sm_add_fuzzer(fuzz_coords SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz_coords.c LIBS sm_engine)

@@ -1,0 +1,3 @@
+# engine: coordinate files, facts file, version lines, compatibility
+# decisions, join statements, server_id derivation, privilege check.
+sm_add_unit_test(test_engine SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_engine.c LIBS sm_engine)
