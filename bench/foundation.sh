@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 size=${1:-2G}
 runs=${2:-3}
 command -v bc >/dev/null || apt-get install -y -qq bc >/dev/null
+[ -x /usr/bin/time ] || apt-get install -y -qq time >/dev/null
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build-release -j"$(nproc)" --target seedmesh sm-gentree >/dev/null
 sm=$(pwd)/build-release/cli/seedmesh
@@ -32,6 +33,7 @@ prepare() { rm -rf dst; }
 t_mat=$(median_seconds "$runs" "$sm" materialize --from store --target dst)
 prepare() { rm -rf cpdst; }
 t_cp=$(median_seconds "$runs" cp -a src cpdst)
+t_cps=$(median_seconds "$runs" bash -c 'cp -a src cpdst && sync')
 unset -f prepare
 rm -rf store dst
 cpu_snap=$(cpu_seconds "$sm" snapshot --source src --out store --key k.key)
@@ -77,10 +79,14 @@ All tools read from a warm page cache; seedmesh uses both cores (hash + zstd -1)
 | \`zstd -1 -T2\` over the files | $t_zstd | $(rate "$t_zstd") | |
 | b2sum then zstd -1 -T2 (the goal to beat) | $(echo "$t_b2 + $t_zstd" | bc -l | xargs printf '%.3f') | | |
 | \`seedmesh materialize\` (read store, unzstd, verify, write sparse) | $t_mat | $(rate "$t_mat") | $(echo "$cpu_mat / $gib" | bc -l | xargs printf '%.2f') |
-| \`cp -a\` | $t_cp | $(rate "$t_cp") | |
+| \`cp -a\` (leaves the copy in page cache) | $t_cp | $(rate "$t_cp") | |
+| \`cp -a\` then \`sync\` (durable, like materialize) | $t_cps | $(rate "$t_cps") | |
 
 Ratios: snapshot / (b2sum + zstd) = $(echo "$t_snap / ($t_b2 + $t_zstd)" | bc -l | xargs printf '%.2f') (goal <= 1);
-materialize / cp -a = $(echo "$t_mat / $t_cp" | bc -l | xargs printf '%.2f') (goal <= 1.5).
+materialize / cp -a = $(echo "$t_mat / $t_cp" | bc -l | xargs printf '%.2f') (goal <= 1.5);
+materialize / (cp -a + sync) = $(echo "$t_mat / $t_cps" | bc -l | xargs printf '%.2f').
+Materialize hashes every chunk (BLAKE2b) and decompresses it before writing; on two cores that
+CPU work, not the disk, sets its pace, so the 1.5x goal against a plain copy is not met.
 
 ### Chunk size
 
