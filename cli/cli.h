@@ -79,6 +79,8 @@ int cli_control_call(int fd, const struct node_control_request *req, msgpack_zon
 /* Prints any msgpack object as JSON. */
 void cli_json_object(FILE *out, const msgpack_object *o);
 uint64_t cli_mp_u64(const msgpack_object *map, const char *key);
+/* The transfer fetching into target in a status answer, or NULL. */
+const msgpack_object *cli_status_transfer(const msgpack_object *status, const char *target);
 void cli_mp_str(const msgpack_object *map, const char *key, char *out, size_t out_size);
 
 #endif

@@ -24,21 +24,6 @@ static void fetch_usage(FILE *out) {
           "example:\n  seedmesh fetch latest --target /data/replica --control /var/lib/seedmesh/control.sock\n");
 }
 
-static const msgpack_object *find_transfer(const msgpack_object *status, const char *target) {
-  const msgpack_object *ts = sm_mp_map_get(status, "transfers");
-  if (ts == NULL || ts->type != MSGPACK_OBJECT_ARRAY) {
-    return NULL;
-  }
-  for (uint32_t i = 0; i < ts->via.array.size; i++) {
-    char t[4096];
-    cli_mp_str(&ts->via.array.ptr[i], "target", t, sizeof(t));
-    if (strcmp(t, target) == 0) {
-      return &ts->via.array.ptr[i];
-    }
-  }
-  return NULL;
-}
-
 int cli_cmd_fetch(int argc, char **argv) {
   static const struct option options[] = {
       {"target", required_argument, NULL, 't'}, {"control", required_argument, NULL, 'c'},
@@ -118,7 +103,7 @@ int cli_cmd_fetch(int argc, char **argv) {
       exit_code = cli_fail(CLI_EXIT_FAILURE, "fetch", "lost the node: %s", err);
       break;
     }
-    const msgpack_object *t = find_transfer(&ans, req.target);
+    const msgpack_object *t = cli_status_transfer(&ans, req.target);
     char state[32] = "";
     char error[512] = "";
     if (t != NULL) {

@@ -120,21 +120,6 @@ static int absolute(const char *path, char *out, size_t cap) {
   return (size_t)snprintf(out, cap, "%s/%s", cwd, path) < cap ? 0 : -1;
 }
 
-static const msgpack_object *find_transfer(const msgpack_object *status, const char *target) {
-  const msgpack_object *ts = sm_mp_map_get(status, "transfers");
-  if (ts == NULL || ts->type != MSGPACK_OBJECT_ARRAY) {
-    return NULL;
-  }
-  for (uint32_t i = 0; i < ts->via.array.size; i++) {
-    char t[4096];
-    cli_mp_str(&ts->via.array.ptr[i], "target", t, sizeof(t));
-    if (strcmp(t, target) == 0) {
-      return &ts->via.array.ptr[i];
-    }
-  }
-  return NULL;
-}
-
 /* Asks the node for its key (seeds the server_id). */
 static int node_key(int fd, char *out, size_t cap, char *err, size_t err_size) {
   struct node_control_request st = {.op = NODE_CONTROL_STATUS};
@@ -188,7 +173,7 @@ static int run_fetch(int fd, const char *manifest, const char *target, struct jo
       msgpack_zone_destroy(&zone);
       return -1;
     }
-    const msgpack_object *t = find_transfer(&ans, target);
+    const msgpack_object *t = cli_status_transfer(&ans, target);
     char state[32] = "", error[512] = "";
     if (t != NULL) {
       cli_mp_str(t, "state", state, sizeof(state));

@@ -176,3 +176,18 @@ void cli_mp_str(const msgpack_object *map, const char *key, char *out, size_t ou
   out[0] = '\0';
   sm_mp_str_copy(sm_mp_map_get(map, key), out, out_size);
 }
+
+const msgpack_object *cli_status_transfer(const msgpack_object *status, const char *target) {
+  const msgpack_object *ts = sm_mp_map_get(status, "transfers");
+  if (ts == NULL || ts->type != MSGPACK_OBJECT_ARRAY) {
+    return NULL;
+  }
+  for (uint32_t i = 0; i < ts->via.array.size; i++) {
+    char t[4096];
+    cli_mp_str(&ts->via.array.ptr[i], "target", t, sizeof(t));
+    if (strcmp(t, target) == 0) {
+      return &ts->via.array.ptr[i];
+    }
+  }
+  return NULL;
+}

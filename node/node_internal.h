@@ -275,6 +275,10 @@ int node__transfer_keep_parts(struct node__transfer *t);
  * on the swarm's COMPLETE, and on a resume that finds nothing missing (a
  * swarm created complete never emits COMPLETE). */
 void node__transfer_fetched(struct node__transfer *t);
+/* Renames the tree into place once VERIFY and lingering are both over. */
+void node__transfer_finish_fetch(struct node__transfer *t);
+/* Closes a finished transfer's staging area once no job references it. */
+void node__transfer_release_staging(struct node__transfer *t);
 int node__transfer_make_recipient_swarm(struct node__transfer *t, const uint8_t *have_bits);
 void node__manifest_tick(struct node__transfer *t, uint64_t now);
 

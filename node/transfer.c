@@ -47,8 +47,6 @@ static struct node__link *peer_link(struct node__transfer *t, uint32_t peer) {
 }
 
 static void start_upload(struct node__transfer *t, uint32_t peer, uint32_t chunk);
-static void finish_fetch(struct node__transfer *t);
-static void start_verify(struct node__transfer *t);
 
 static void send_simple(struct node__transfer *t, uint32_t peer, struct wire_msg *msg) {
   struct node__link *l = peer_link(t, peer);
@@ -132,7 +130,7 @@ static void run_action(struct node__transfer *t, const struct swarm_action *a) {
     break;
   case SWARM_ACT_LINGER_DONE:
     t->linger_done = 1;
-    finish_fetch(t);
+    node__transfer_finish_fetch(t);
     break;
   }
 }
@@ -407,14 +405,6 @@ struct upload_job {
   uint64_t sent;
 };
 
-/* Closes a finished transfer's staging area once no job references it. */
-static void release_staging(struct node__transfer *t) {
-  if (t->finished && t->staging != NULL && t->jobs_running == 0) {
-    chunkstore_staging_close(t->staging);
-    t->staging = NULL;
-  }
-}
-
 /* worker */
 static void upload_work(uv_work_t *req) {
   struct upload_job *j = req->data;
@@ -477,7 +467,7 @@ static void upload_written(void *arg, int status) {
     t->network_out += j->sent;
   }
   sm_free(j);
-  release_staging(t);
+  node__transfer_release_staging(t);
 }
 
 static void upload_after(uv_work_t *req, int status) {
@@ -610,7 +600,7 @@ static void download_after(uv_work_t *req, int status) {
   }
   sm_free(j->data);
   sm_free(j);
-  release_staging(t);
+  node__transfer_release_staging(t);
 }
 
 static void on_chunk(struct node__transfer *t, struct node__link *l, const struct wire_msg_chunk *c) {
@@ -698,111 +688,6 @@ void node__transfer_on_msg(struct node__transfer *t, struct node__link *l,
     node__link_close(l, "protocol violation");
   }
   node__transfer_flush(t);
-}
-
-/* ------------------------------------------------------------- finishing */
-
-struct finish_job {
-  uv_work_t req;
-  struct node__transfer *t;
-  int verify_only;
-  int rc;
-  uint64_t bad;
-  char old[4200];
-};
-
-/* worker: re-reads every piece from the staging tree (VERIFY), or renames
- * the finished tree into the target. */
-static void finish_work(uv_work_t *req) {
-  struct finish_job *j = req->data;
-  struct node__transfer *t = j->t;
-  if (j->verify_only) {
-    /* Every piece was hashed in memory right before it was written; what is
-     * left to check is that all are journaled, and to make them durable. */
-    for (uint64_t i = 0; i < t->p->count; i++) {
-      if (!chunkstore_staging_has(t->staging, i)) {
-        j->bad++;
-      }
-    }
-    j->rc = j->bad ? SM_ESTATE : chunkstore_staging_sync(t->staging);
-    return;
-  }
-  rmdir(t->target); /* an empty target directory makes way; a full one stays */
-  j->rc = chunkstore_staging_finish(t->staging, t->target, NULL, j->old, sizeof(j->old));
-}
-
-static void finish_after(uv_work_t *req, int status) {
-  struct finish_job *j = req->data;
-  struct node__transfer *t = j->t;
-  t->jobs_running--;
-  if (status < 0 || j->rc < 0) {
-    if (j->verify_only) {
-      node__transfer_fail(t, "cannot make the staging tree durable (%s, %llu chunks "
-                          "unrecorded); fetch again to resume", sm_strerror(j->rc),
-                          (unsigned long long)j->bad);
-    } else {
-      node__transfer_fail(t, "cannot move the finished tree to %s: %s", t->target,
-                          sm_strerror(j->rc));
-    }
-  } else if (j->verify_only) {
-    node__stage_end(t, NODE__STAGE_VERIFY, 1);
-    t->stages[NODE__STAGE_VERIFY].data = t->p->total_bytes;
-    node__stage_begin(t, NODE__STAGE_SEED, 0);
-    finish_fetch(t);
-  } else {
-    t->finished = 1;
-    node__stage_end(t, NODE__STAGE_SEED, 1);
-    sm_log(SM_LOG_INFO, "transfer", "%s is complete and verified", t->target);
-    for (int i = 0; i < NODE__MAX_LINKS; i++) {
-      struct node__link *l = t->node->links[i];
-      if (l != NULL && l->transfer == t) {
-        node__transfer_detach(t, l);
-      }
-    }
-    swarm_stats_get(t->swarm, &t->final_stats);
-    swarm_free(t->swarm);
-    t->swarm = NULL;
-    t->p = NULL;
-    release_staging(t);
-  }
-  sm_free(j);
-}
-
-static void queue_finish_job(struct node__transfer *t, int verify_only) {
-  struct finish_job *j = sm_calloc(1, sizeof(*j));
-  if (j == NULL) {
-    node__transfer_fail(t, "out of memory");
-    return;
-  }
-  j->req.data = j;
-  j->t = t;
-  j->verify_only = verify_only;
-  t->jobs_running++;
-  if (uv_queue_work(&t->node->loop, &j->req, finish_work, finish_after) < 0) {
-    t->jobs_running--;
-    sm_free(j);
-    node__transfer_fail(t, "cannot queue work");
-  }
-}
-
-static void start_verify(struct node__transfer *t) {
-  node__stage_begin(t, NODE__STAGE_VERIFY, t->p->total_bytes);
-  queue_finish_job(t, 1);
-}
-
-void node__transfer_fetched(struct node__transfer *t) {
-  node__stage_end(t, NODE__STAGE_FETCH, 1);
-  sm_log(SM_LOG_INFO, "transfer", "all %llu chunks fetched and verified",
-         (unsigned long long)t->p->count);
-  start_verify(t);
-}
-
-/* Renames the tree into place once both VERIFY and lingering are over. */
-static void finish_fetch(struct node__transfer *t) {
-  if (t->linger_done && t->stages[NODE__STAGE_VERIFY].state == NODE__STAGE_COMPLETED &&
-      !t->finished && !t->failed && t->staging != NULL) {
-    queue_finish_job(t, 0);
-  }
 }
 
 /* ------------------------------------------------------------------ tick */

@@ -1,0 +1,123 @@
+/* finish.c - the end of a fetch: VERIFY (every piece journaled, the tree
+ * made durable), then, once lingering is over, the final modes, fsync and
+ * rename into the target; the staging area is released when no work-queue
+ * job still reads it. */
+#include "node/node_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Closes a finished transfer's staging area once no job references it. */
+void node__transfer_release_staging(struct node__transfer *t) {
+  if (t->finished && t->staging != NULL && t->jobs_running == 0) {
+    chunkstore_staging_close(t->staging);
+    t->staging = NULL;
+  }
+}
+
+/* ------------------------------------------------------------- finishing */
+
+struct finish_job {
+  uv_work_t req;
+  struct node__transfer *t;
+  int verify_only;
+  int rc;
+  uint64_t bad;
+  char old[4200];
+};
+
+/* worker: re-reads every piece from the staging tree (VERIFY), or renames
+ * the finished tree into the target. */
+static void finish_work(uv_work_t *req) {
+  struct finish_job *j = req->data;
+  struct node__transfer *t = j->t;
+  if (j->verify_only) {
+    /* Every piece was hashed in memory right before it was written; what is
+     * left to check is that all are journaled, and to make them durable. */
+    for (uint64_t i = 0; i < t->p->count; i++) {
+      if (!chunkstore_staging_has(t->staging, i)) {
+        j->bad++;
+      }
+    }
+    j->rc = j->bad ? SM_ESTATE : chunkstore_staging_sync(t->staging);
+    return;
+  }
+  rmdir(t->target); /* an empty target directory makes way; a full one stays */
+  j->rc = chunkstore_staging_finish(t->staging, t->target, NULL, j->old, sizeof(j->old));
+}
+
+static void finish_after(uv_work_t *req, int status) {
+  struct finish_job *j = req->data;
+  struct node__transfer *t = j->t;
+  t->jobs_running--;
+  if (status < 0 || j->rc < 0) {
+    if (j->verify_only) {
+      node__transfer_fail(t, "cannot make the staging tree durable (%s, %llu chunks "
+                          "unrecorded); fetch again to resume", sm_strerror(j->rc),
+                          (unsigned long long)j->bad);
+    } else {
+      node__transfer_fail(t, "cannot move the finished tree to %s: %s", t->target,
+                          sm_strerror(j->rc));
+    }
+  } else if (j->verify_only) {
+    node__stage_end(t, NODE__STAGE_VERIFY, 1);
+    t->stages[NODE__STAGE_VERIFY].data = t->p->total_bytes;
+    node__stage_begin(t, NODE__STAGE_SEED, 0);
+    node__transfer_finish_fetch(t);
+  } else {
+    t->finished = 1;
+    node__stage_end(t, NODE__STAGE_SEED, 1);
+    sm_log(SM_LOG_INFO, "transfer", "%s is complete and verified", t->target);
+    for (int i = 0; i < NODE__MAX_LINKS; i++) {
+      struct node__link *l = t->node->links[i];
+      if (l != NULL && l->transfer == t) {
+        node__transfer_detach(t, l);
+      }
+    }
+    swarm_stats_get(t->swarm, &t->final_stats);
+    swarm_free(t->swarm);
+    t->swarm = NULL;
+    t->p = NULL;
+    node__transfer_release_staging(t);
+  }
+  sm_free(j);
+}
+
+static void queue_finish_job(struct node__transfer *t, int verify_only) {
+  struct finish_job *j = sm_calloc(1, sizeof(*j));
+  if (j == NULL) {
+    node__transfer_fail(t, "out of memory");
+    return;
+  }
+  j->req.data = j;
+  j->t = t;
+  j->verify_only = verify_only;
+  t->jobs_running++;
+  if (uv_queue_work(&t->node->loop, &j->req, finish_work, finish_after) < 0) {
+    t->jobs_running--;
+    sm_free(j);
+    node__transfer_fail(t, "cannot queue work");
+  }
+}
+
+static void start_verify(struct node__transfer *t) {
+  node__stage_begin(t, NODE__STAGE_VERIFY, t->p->total_bytes);
+  queue_finish_job(t, 1);
+}
+
+void node__transfer_fetched(struct node__transfer *t) {
+  node__stage_end(t, NODE__STAGE_FETCH, 1);
+  sm_log(SM_LOG_INFO, "transfer", "all %llu chunks fetched and verified",
+         (unsigned long long)t->p->count);
+  start_verify(t);
+}
+
+/* Renames the tree into place once both VERIFY and lingering are over. */
+void node__transfer_finish_fetch(struct node__transfer *t) {
+  if (t->linger_done && t->stages[NODE__STAGE_VERIFY].state == NODE__STAGE_COMPLETED &&
+      !t->finished && !t->failed && t->staging != NULL) {
+    queue_finish_job(t, 0);
+  }
+}
+
