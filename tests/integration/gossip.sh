@@ -56,8 +56,8 @@ done
 check "status --cluster --json from node 3 lists five members" test "$(grep -o '"key":' cluster.json | wc -l)" -eq 5
 check "it shows the donor serving" grep -q '"role":"donor","stage":"SERVE"' cluster.json
 check "it shows four recipients done" test "$(grep -o '"stage":"DONE"' cluster.json | wc -l)" -eq 4
-up=$("$SM" status --json --control s0/control.sock | grep -o '"bytes_up":[0-9]*' | head -1 | cut -d: -f2)
-total=$("$SM" status --json --control s0/control.sock | grep -o '"bytes_total":[0-9]*' | head -1 | cut -d: -f2)
+up=$("$SM" status --json --control s0/control.sock | sed 's/.*"transfers":\[//' | grep -o '"bytes_up":[0-9]*' | head -1 | cut -d: -f2)
+total=$("$SM" status --json --control s0/control.sock | sed 's/.*"transfers":\[//' | grep -o '"bytes_total":[0-9]*' | head -1 | cut -d: -f2)
 echo "    donor uploaded $up of $total bytes ($(echo "scale=2; $up / $total" | bc)x)"
 check "donor upload stays under 1.5x the snapshot" test "$up" -le $((total * 3 / 2))
 

@@ -183,8 +183,8 @@ snap_gtid=$("$SM" manifest show store | grep -o 'gtid_binlog_pos = [0-9-]*' | cu
 check "writes went on after the snapshot (snapshot at $snap_gtid, donor at $final)" \
   test "${final##*-}" -gt "${snap_gtid##*-}"
 
-up=$("$SM" status --json --control s0/control.sock | grep -o '"bytes_up":[0-9]*' | head -1 | cut -d: -f2)
-total=$("$SM" status --json --control s0/control.sock | grep -o '"bytes_total":[0-9]*' | head -1 | cut -d: -f2)
+up=$("$SM" status --json --control s0/control.sock | sed 's/.*"transfers":\[//' | grep -o '"bytes_up":[0-9]*' | head -1 | cut -d: -f2)
+total=$("$SM" status --json --control s0/control.sock | sed 's/.*"transfers":\[//' | grep -o '"bytes_total":[0-9]*' | head -1 | cut -d: -f2)
 echo "    donor uploaded $up of $total bytes ($(echo "scale=2; $up / $total" | bc)x)"
 check "donor upload stays under 1.5x the snapshot" test "$up" -le $((total * 3 / 2))
 finish
