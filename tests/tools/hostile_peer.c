@@ -411,7 +411,7 @@ static int after_handshake(struct peer *p, int kind, char *what, size_t what_siz
   char why[200];
   int rc = open_link(p, &c, why, sizeof(why));
   if (rc != 0) {
-    snprintf(what, what_size, "no handshake: %s", why);
+    snprintf(what, what_size, "no handshake: %.170s", why);
     conn_cleanup(&c);
     return 0;
   }
