@@ -304,7 +304,7 @@ static void test_bad_chunk_bans_and_rerequests(void **state) {
   cfg.initial_window = 1;
   cfg.max_window = 1;
   struct swarm *sw = mk(&R, &cfg, 8, 0);
-  uint32_t c1, c2;
+  uint32_t c1 = 0, c2 = 0;
   connect_with(sw, 1, 8, 0, 8, 0);
   assert_int_equal(rec_requests(&R, 0, 1, &c1, 1), 1);
   connect_with(sw, 2, 8, 0, 8, 0);
