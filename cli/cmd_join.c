@@ -68,10 +68,55 @@ struct join_ctx {
   double begin[ST_COUNT];
   double end[ST_COUNT];
   int skipped[ST_COUNT];
+  /* Stages are also reported to the node, so `seedmesh status` shows them
+   * as rows of the fetch's transfer. Best effort: a node that went away
+   * does not stop the join. */
+  const char *control;
+  const char *report_target;
+  int report_fd;
+  int current; /* stage in progress, or -1 */
 };
+
+static void stage_report(struct join_ctx *c, enum join_stage s, const char *state,
+                         const char *detail) {
+  struct node_control_request req;
+  char err[600];
+  if (c->control == NULL || c->report_target == NULL || c->report_fd == -2) {
+    return;
+  }
+  if (c->report_fd < 0) {
+    c->report_fd = cli_control_connect(c->control, err, sizeof(err));
+    if (c->report_fd < 0) {
+      c->report_fd = -2; /* stop trying */
+      return;
+    }
+  }
+  memset(&req, 0, sizeof(req));
+  req.op = NODE_CONTROL_REPORT;
+  snprintf(req.target, sizeof(req.target), "%.4000s", c->report_target);
+  snprintf(req.stage, sizeof(req.stage), "%s", stage_names[s]);
+  snprintf(req.state, sizeof(req.state), "%s", state);
+  snprintf(req.detail, sizeof(req.detail), "%.250s", detail);
+  for (char *p = req.detail; *p; p++) {
+    if ((unsigned char)*p < 0x20) {
+      *p = ' ';
+    }
+  }
+  msgpack_zone zone;
+  msgpack_object ans;
+  uint8_t *buf = NULL;
+  msgpack_zone_init(&zone, 1024);
+  cli_control_call(c->report_fd, &req, &zone, &ans, &buf, err, sizeof(err));
+  msgpack_zone_destroy(&zone);
+  sm_free(buf);
+}
 
 static void stage_begin(struct join_ctx *c, enum join_stage s) {
   c->begin[s] = cli_now();
+  c->current = (int)s;
+  if (s != ST_FETCH) {
+    stage_report(c, s, "In Progress", "");
+  }
   if (!c->quiet) {
     fprintf(stderr, "seedmesh join: %s ...\n", stage_names[s]);
   }
@@ -79,6 +124,10 @@ static void stage_begin(struct join_ctx *c, enum join_stage s) {
 
 static void stage_end(struct join_ctx *c, enum join_stage s, const char *detail) {
   c->end[s] = cli_now();
+  c->current = -1;
+  if (s != ST_FETCH) {
+    stage_report(c, s, "Completed", detail);
+  }
   if (!c->quiet) {
     fprintf(stderr, "seedmesh join: %s done in %.1f s%s%s\n", stage_names[s],
             c->end[s] - c->begin[s], detail[0] ? ": " : "", detail);
@@ -367,6 +416,9 @@ int cli_cmd_join(int argc, char **argv) {
   memset(&c, 0, sizeof(c));
   c.quiet = a.quiet;
   c.json = a.json;
+  c.control = a.control;
+  c.report_fd = -1;
+  c.current = -1;
   char datadir[PATH_MAX], fetched[PATH_MAX + 32], old[PATH_MAX + 32], log[PATH_MAX + 32];
   char parent[PATH_MAX];
   if (absolute(a.target, datadir, sizeof(datadir) - 32) < 0) {
@@ -377,6 +429,7 @@ int cli_cmd_join(int argc, char **argv) {
     datadir[--dl] = '\0';
   }
   snprintf(fetched, sizeof(fetched), "%s.seedmesh-fetched", datadir);
+  c.report_target = fetched;
   snprintf(old, sizeof(old), "%s.seedmesh-old", datadir);
   snprintf(log, sizeof(log), "%s.seedmesh-join.log", datadir);
   {
@@ -613,6 +666,12 @@ int cli_cmd_join(int argc, char **argv) {
   }
   exit_code = CLI_EXIT_OK;
 out:
+  if (exit_code != CLI_EXIT_OK && c.current > ST_FETCH) {
+    stage_report(&c, (enum join_stage)c.current, "Failed", "see the seedmesh join output");
+  }
+  if (c.report_fd >= 0) {
+    close(c.report_fd);
+  }
   if (fd >= 0) {
     close(fd);
   }

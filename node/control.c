@@ -122,7 +122,7 @@ static void handle(struct control_client *c, const uint8_t *body, size_t len) {
   struct node_control_request req;
   char err[512] = "";
   if (node_control_request_decode(body, len, &req) < 0) {
-    reply_error(c, "malformed request: expected a map with op status|fetch|rate|shutdown");
+    reply_error(c, "malformed request: expected a map with op status|fetch|rate|shutdown|report");
     return;
   }
   switch (req.op) {
@@ -166,6 +166,13 @@ static void handle(struct control_client *c, const uint8_t *body, size_t len) {
     reply_ok(c, NULL, NULL);
     return;
   }
+  case NODE_CONTROL_REPORT:
+    if (node__transfer_report(n, &req) < 0) {
+      reply_error(c, "no fetch into that target on this node");
+    } else {
+      reply_ok(c, NULL, NULL);
+    }
+    return;
   case NODE_CONTROL_SHUTDOWN:
     reply_ok(c, NULL, NULL);
     node__stop(n);

@@ -6,7 +6,30 @@
 
 #include "common/common.h"
 
-static const char *const op_names[] = {NULL, "status", "fetch", "rate", "shutdown"};
+static const char *const op_names[] = {NULL, "status", "fetch", "rate", "shutdown", "report"};
+static const char *const report_states[] = {"In Progress", "Completed", "Failed"};
+
+static int report_fields_valid(const struct node_control_request *r) {
+  size_t n = strlen(r->stage);
+  if (n == 0) {
+    return 0;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (!((r->stage[i] >= 'A' && r->stage[i] <= 'Z') || r->stage[i] == '_')) {
+      return 0;
+    }
+  }
+  int state_ok = 0;
+  for (size_t i = 0; i < SM_ARRAY_LEN(report_states); i++) {
+    state_ok |= strcmp(r->state, report_states[i]) == 0;
+  }
+  for (const char *d = r->detail; *d; d++) {
+    if ((unsigned char)*d < 0x20) {
+      return 0;
+    }
+  }
+  return state_ok && r->target[0] == '/';
+}
 
 static int get_rate(const msgpack_object *o, int64_t *out) {
   if (o == NULL) {
@@ -63,6 +86,15 @@ int node_control_request_decode(const uint8_t *buf, size_t len,
       rc = SM_EMALFORMED;
     }
   }
+  if (rc == 0 && out->op == NODE_CONTROL_REPORT) {
+    if (sm_mp_str_copy(sm_mp_map_get(&obj, "target"), out->target, sizeof(out->target)) < 0 ||
+        sm_mp_str_copy(sm_mp_map_get(&obj, "stage"), out->stage, sizeof(out->stage)) < 0 ||
+        sm_mp_str_copy(sm_mp_map_get(&obj, "state"), out->state, sizeof(out->state)) < 0 ||
+        sm_mp_str_copy(sm_mp_map_get(&obj, "detail"), out->detail, sizeof(out->detail)) < 0 ||
+        !report_fields_valid(out)) {
+      rc = SM_EMALFORMED;
+    }
+  }
   if (rc == 0 && out->op == NODE_CONTROL_RATE) {
     if (get_rate(sm_mp_map_get(&obj, "up"), &out->up) < 0 ||
         get_rate(sm_mp_map_get(&obj, "down"), &out->down) < 0) {
@@ -78,17 +110,25 @@ int node_control_request_encode(const struct node_control_request *req, uint8_t 
   msgpack_sbuffer sb;
   msgpack_packer pk;
   int bad = 0;
-  if (req->op < NODE_CONTROL_STATUS || req->op > NODE_CONTROL_SHUTDOWN) {
+  if (req->op < NODE_CONTROL_STATUS || req->op > NODE_CONTROL_REPORT) {
     return SM_EINVAL;
   }
   msgpack_sbuffer_init(&sb);
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  int fields = req->op == NODE_CONTROL_FETCH ? 3 : req->op == NODE_CONTROL_RATE ? 3 : 1;
+  int fields = req->op == NODE_CONTROL_FETCH  ? 3
+               : req->op == NODE_CONTROL_RATE  ? 3
+               : req->op == NODE_CONTROL_REPORT ? 5
+                                                : 1;
   bad |= msgpack_pack_map(&pk, (size_t)fields);
   bad |= sm_mp_pack_cstr(&pk, "op") | sm_mp_pack_cstr(&pk, op_names[req->op]);
   if (req->op == NODE_CONTROL_FETCH) {
     bad |= sm_mp_pack_cstr(&pk, "manifest") | sm_mp_pack_cstr(&pk, req->manifest);
     bad |= sm_mp_pack_cstr(&pk, "target") | sm_mp_pack_cstr(&pk, req->target);
+  } else if (req->op == NODE_CONTROL_REPORT) {
+    bad |= sm_mp_pack_cstr(&pk, "target") | sm_mp_pack_cstr(&pk, req->target);
+    bad |= sm_mp_pack_cstr(&pk, "stage") | sm_mp_pack_cstr(&pk, req->stage);
+    bad |= sm_mp_pack_cstr(&pk, "state") | sm_mp_pack_cstr(&pk, req->state);
+    bad |= sm_mp_pack_cstr(&pk, "detail") | sm_mp_pack_cstr(&pk, req->detail);
   } else if (req->op == NODE_CONTROL_RATE) {
     bad |= sm_mp_pack_cstr(&pk, "up") | msgpack_pack_int64(&pk, req->up);
     bad |= sm_mp_pack_cstr(&pk, "down") | msgpack_pack_int64(&pk, req->down);

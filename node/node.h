@@ -44,6 +44,10 @@ int node_run(const struct node_config *cfg, char *out_error);
  *   {"op": "fetch", "manifest": "<hex id>" | "latest", "target": "/dir"}
  *   {"op": "rate", "up": bytes/s, "down": bytes/s}    (-1 leaves one as is)
  *   {"op": "shutdown"}
+ *   {"op": "report", "target": "/dir", "stage": "PREPARE",
+ *    "state": "In Progress" | "Completed" | "Failed", "detail": "..."}
+ *      (a tool working on a fetched tree, e.g. seedmesh join, adds its stages
+ *       to that transfer's status)
  * Answers are maps with "ok" (bool) and "error" (string) when not ok; the
  * status answer is described in docs/cli.md. */
 #define NODE_CONTROL_FRAME_MAX (64u * 1024)
@@ -54,13 +58,20 @@ enum node_control_op {
   NODE_CONTROL_FETCH,
   NODE_CONTROL_RATE,
   NODE_CONTROL_SHUTDOWN,
+  NODE_CONTROL_REPORT,
 };
+
+#define NODE_REPORT_STAGE_MAX 15
+#define NODE_REPORT_DETAIL_MAX 255
 
 struct node_control_request {
   enum node_control_op op;
   char manifest[65];             /* hex id, or "latest" */
   char target[4096];
   int64_t up, down;              /* bytes/s; -1 = unchanged */
+  char stage[NODE_REPORT_STAGE_MAX + 1];   /* report: [A-Z_] */
+  char state[16];                /* report: In Progress | Completed | Failed */
+  char detail[NODE_REPORT_DETAIL_MAX + 1];
 };
 
 /* Decodes one request (a frame's msgpack body; untrusted). SM_EMALFORMED for

@@ -171,6 +171,13 @@ struct node__transfer {
   struct {
     uint32_t peer, chunk;
   } paced[64];                   /* uploads waiting for upload tokens */
+  struct node__reported_stage {
+    char name[NODE_REPORT_STAGE_MAX + 1];
+    enum node__stage_state state;
+    uint64_t begin_ms, end_ms;
+    char detail[NODE_REPORT_DETAIL_MAX + 1];
+  } reported[8];                 /* stages a tool reported (seedmesh join) */
+  size_t n_reported;
   size_t n_paced;
   struct swarm *swarm;
   char store[4096];              /* donor */
@@ -303,6 +310,9 @@ int node__cluster_pack(struct node *n, msgpack_packer *pk);
 void node__control_stop(struct node *n);
 void node__control_close_clients(struct node *n);
 int node__control_start(struct node *n, char *err, size_t err_size);
+/* Records a stage reported by a tool working on the tree of the transfer
+ * fetched into target; SM_ENOTFOUND when there is no such transfer. */
+int node__transfer_report(struct node *n, const struct node_control_request *req);
 /* Builds the status answer (status.c) as a msgpack map. */
 int node__status_pack(struct node *n, msgpack_packer *pk);
 void node__stop(struct node *n);

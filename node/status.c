@@ -38,7 +38,69 @@ static void pack_stage(msgpack_packer *pk, enum node__stage s, const struct node
   pack_u64(pk, "network_speed", (uint64_t)st->network_speed);
 }
 
+int node__transfer_report(struct node *n, const struct node_control_request *req) {
+  struct node__transfer *t = NULL;
+  for (int i = 0; i < NODE__MAX_TRANSFERS && t == NULL; i++) {
+    if (n->transfers[i].used && n->transfers[i].role == NODE__ROLE_RECIPIENT &&
+        strcmp(n->transfers[i].target, req->target) == 0) {
+      t = &n->transfers[i];
+    }
+  }
+  if (t == NULL) {
+    return SM_ENOTFOUND;
+  }
+  struct node__reported_stage *r = NULL;
+  for (size_t i = 0; i < t->n_reported && r == NULL; i++) {
+    if (strcmp(t->reported[i].name, req->stage) == 0) {
+      r = &t->reported[i];
+    }
+  }
+  if (r == NULL) {
+    if (t->n_reported == SM_ARRAY_LEN(t->reported)) {
+      return SM_EFULL;
+    }
+    r = &t->reported[t->n_reported++];
+    memset(r, 0, sizeof(*r));
+    snprintf(r->name, sizeof(r->name), "%s", req->stage);
+  }
+  uint64_t now = node__wall_ms();
+  if (strcmp(req->state, "In Progress") == 0) {
+    r->state = NODE__STAGE_IN_PROGRESS;
+    r->begin_ms = now;
+    r->end_ms = 0;
+  } else {
+    r->state = strcmp(req->state, "Completed") == 0 ? NODE__STAGE_COMPLETED : NODE__STAGE_FAILED;
+    r->begin_ms = r->begin_ms ? r->begin_ms : now;
+    r->end_ms = now;
+  }
+  snprintf(r->detail, sizeof(r->detail), "%s", req->detail);
+  return 0;
+}
+
+static void pack_reported(msgpack_packer *pk, const struct node__reported_stage *r) {
+  msgpack_pack_map(pk, 11);
+  pack_str(pk, "stage", r->name);
+  pack_str(pk, "state", state_names[r->state]);
+  pack_u64(pk, "begin_ms", r->begin_ms);
+  pack_u64(pk, "end_ms", r->end_ms);
+  pack_u64(pk, "peers", 0);
+  pack_u64(pk, "estimate", 0);
+  pack_u64(pk, "data", 0);
+  pack_u64(pk, "network", 0);
+  pack_u64(pk, "data_speed", 0);
+  pack_u64(pk, "network_speed", 0);
+  pack_str(pk, "detail", r->detail);
+}
+
 static const char *current_stage(const struct node__transfer *t) {
+  for (size_t i = t->n_reported; i-- > 0;) {
+    if (t->reported[i].state == NODE__STAGE_FAILED) {
+      return "FAILED";
+    }
+  }
+  if (t->n_reported > 0) {
+    return t->reported[t->n_reported - 1].name;
+  }
   if (t->failed) {
     return "FAILED";
   }
@@ -120,9 +182,12 @@ static void pack_transfer(msgpack_packer *pk, const struct node__transfer *t) {
   sm_mp_pack_cstr(pk, "stages");
   int first = recipient ? NODE__STAGE_DISCOVER : NODE__STAGE_SERVE;
   int last = recipient ? NODE__STAGE_SEED : NODE__STAGE_SERVE;
-  msgpack_pack_array(pk, (size_t)(last - first + 1));
+  msgpack_pack_array(pk, (size_t)(last - first + 1) + t->n_reported);
   for (int s = first; s <= last; s++) {
     pack_stage(pk, (enum node__stage)s, &t->stages[s], st.peers_connected);
+  }
+  for (size_t i = 0; i < t->n_reported; i++) {
+    pack_reported(pk, &t->reported[i]);
   }
   pack_u64(pk, "peers_connected", st.peers_connected);
   pack_peers(pk, t);

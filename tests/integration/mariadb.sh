@@ -151,6 +151,17 @@ done
 check "each join reported every stage on stderr" \
   bash -c "for i in 1 2 3; do for s in FETCH PREPARE START JOIN CAUGHT_UP; do
              grep -q \"join: \$s done\" join\$i.err || exit 1; done; done"
+join_stages_in_status() {
+  local i s
+  for i in 1 2 3; do
+    "$SM" status --json --control s$i/control.sock >st$i.json || return 1
+    for s in PREPARE START JOIN CAUGHT_UP; do
+      grep -q "\"stage\":\"$s\",\"state\":\"Completed\"" st$i.json || return 1
+    done
+  done
+}
+check "seedmesh status on each recipient node shows the join's stages through CAUGHT_UP" \
+  join_stages_in_status
 ids=$(for i in 1 2 3; do grep -o '"server_id":[0-9]*' join$i.json; done | sort -u | wc -l)
 check "the three replicas got distinct server_ids" test "$ids" -eq 3
 
