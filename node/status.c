@@ -151,7 +151,7 @@ static void pack_transfer(msgpack_packer *pk, const struct node__transfer *t) {
     swarm_stats_get(t->swarm, &st);
   }
   int recipient = t->role == NODE__ROLE_RECIPIENT;
-  msgpack_pack_map(pk, 18);
+  msgpack_pack_map(pk, 19);
   pack_hex(pk, "manifest", t->manifest_id, CHUNKSTORE_ID_BYTES);
   pack_str(pk, "role", recipient ? "recipient" : "donor");
   pack_str(pk, "state", current_stage(t));
@@ -164,6 +164,7 @@ static void pack_transfer(msgpack_packer *pk, const struct node__transfer *t) {
   pack_u64(pk, "bytes_up", st.bytes_up);
   pack_u64(pk, "bytes_down", st.bytes_down);
   pack_u64(pk, "bytes_down_donor", st.bytes_down_donor);
+  pack_u64(pk, "bytes_wasted", st.bytes_wasted);
   pack_u64(pk, "chunks_bad", st.chunks_bad);
   sm_mp_pack_cstr(pk, "donor");
   if (t->manifest != NULL) {
