@@ -286,8 +286,10 @@ int swarm_peer_connected(struct swarm *sw, uint32_t peer, uint32_t flags,
   size_t bits = (size_t)sw->nwords * sizeof(uint64_t);
   size_t total = bits * (sw->superseed ? 2 : 1) +
                  (size_t)cfg->max_window * sizeof(struct swarm__req) +
+                 (size_t)cfg->upload_slots * sizeof(uint64_t) +
                  (size_t)cfg->max_in_queue * sizeof(uint32_t) +
-                 (size_t)cfg->upload_slots * (sizeof(uint32_t) + 1);
+                 (size_t)cfg->upload_slots *
+                     (sizeof(uint32_t) + sizeof(uint16_t) + 1);
   uint8_t *block = sm_calloc(1, total);
   if (block == NULL) {
     return SM_ENOMEM;
@@ -301,10 +303,14 @@ int swarm_peer_connected(struct swarm *sw, uint32_t peer, uint32_t flags,
   }
   p->reqs = (struct swarm__req *)(void *)block;
   block += (size_t)cfg->max_window * sizeof(struct swarm__req);
+  p->up_started = (uint64_t *)(void *)block;
+  block += (size_t)cfg->upload_slots * sizeof(uint64_t);
   p->inq = (uint32_t *)(void *)block;
   block += (size_t)cfg->max_in_queue * sizeof(uint32_t);
   p->up_active = (uint32_t *)(void *)block;
   block += (size_t)cfg->upload_slots * sizeof(uint32_t);
+  p->up_weight = (uint16_t *)(void *)block;
+  block += (size_t)cfg->upload_slots * sizeof(uint16_t);
   p->up_canceled = block;
 
   p->used = 1;
@@ -312,6 +318,7 @@ int swarm_peer_connected(struct swarm *sw, uint32_t peer, uint32_t flags,
   pidx_insert(sw, peer, (uint32_t)(p - sw->peers));
   p->flags = flags | (c != NULL ? c->flags : 0);
   p->connected_at = sw->now;
+  p->gained_at = sw->now;
   p->busy_mark = sw->now;
   p->rtt_cur = -1.0;
   p->rtt_prev = -1.0;
@@ -377,6 +384,9 @@ void swarm__peer_drop(struct swarm *sw, struct swarm__peer *p, int act,
     }
   }
   sw->uploads_active -= p->up_len;
+  for (uint32_t i = 0; i < p->up_len; i++) {
+    sw->up_load -= p->up_weight[i];
+  }
   sw->uploads_queued -= p->inq_len;
   sw->npeers--;
   struct swarm__cand *c = swarm__cand_find(sw, handle);
@@ -410,6 +420,9 @@ int swarm_peer_disconnected(struct swarm *sw, uint32_t peer, uint64_t now) {
 /* --------------------------------------------------------- availability */
 
 static void peer_gain(struct swarm *sw, struct swarm__peer *p, uint32_t c) {
+  if (p->revealed == NULL || !swarm__bit(p->revealed, c)) {
+    p->gained_at = sw->now; /* progress not fed by our reveals */
+  }
   swarm__bit_set(p->has, c);
   p->has_count++;
   sw->avail[c]++;

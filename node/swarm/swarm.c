@@ -35,6 +35,7 @@ void swarm_config_default(struct swarm_config *cfg) {
   cfg->donor_protect = 1;
   cfg->reveal_count = 4;
   cfg->donor_budget_permille = 1250;
+  cfg->reveal_slow_permille = 250;
   cfg->linger_max_ms = 300000;
   cfg->linger_ratio_permille = 0;
   cfg->linger_idle_ms = 3000;

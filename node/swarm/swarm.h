@@ -72,6 +72,10 @@ struct swarm_config {
   uint32_t donor_budget_permille;/* beyond first copies, the donor reveals
                                     already-present chunks only while it has
                                     uploaded less than this x snapshot (1250) */
+  uint32_t reveal_slow_permille; /* donor: a peer whose measured upload rate
+                                    is below this fraction of the average is
+                                    shown no chunks, its reveals go to faster
+                                    peers; 0 = off (250) */
 
   /* Lingering (recipients, after completion). */
   uint64_t linger_max_ms;        /* hard time limit; 0 = stop at once (300000) */

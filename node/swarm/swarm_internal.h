@@ -13,6 +13,11 @@
 #define SWARM__MAX_CONNS 65000u
 #define SWARM__REJECT_MEMORY 8   /* per peer: chunks it told us to get elsewhere */
 #define SWARM__PICK_SCAN 128     /* ordered steps before the bitset fallback */
+#define SWARM__STARVE_MS 3000  /* donor: a needy peer without progress this
+                                  long gets reveals beyond the budget */
+#define SWARM__UP_OVERCOMMIT 4
+#define SWARM__UP_MIN_WEIGHT 62  /* permille: an upload is >= 1/16 slot */
+#define SWARM__UP_SLOW_WEIGHT 250 /* permille: below, an upload is "slow" */
 
 /* ----------------------------------------------------------------- bits */
 static inline int swarm__bit(const uint64_t *b, uint32_t i) {
@@ -66,6 +71,8 @@ struct swarm__peer {
   uint32_t interesting;   /* |has \ ours| */
   uint64_t *revealed;     /* donor protection: chunks shown, not yet had */
   uint32_t reveal_pending;
+  uint64_t gained_at;      /* donor: last time it announced a chunk we had
+                              not revealed to it (or connected) */
 
   struct swarm__req *reqs; /* capacity cfg.max_window */
   uint32_t nreqs;
@@ -77,8 +84,13 @@ struct swarm__peer {
   uint32_t *inq;           /* its queued requests, capacity max_in_queue */
   uint32_t inq_len;
   uint32_t *up_active;     /* chunks we are sending it, capacity upload_slots */
+  uint64_t *up_started;    /* when each of those uploads started */
+  uint16_t *up_weight;     /* its share of a slot, permille (upload.c) */
   uint8_t *up_canceled;
   uint32_t up_len;
+  double up_rate;          /* bytes/ms of our whole-chunk uploads to it, EWMA;
+                              0 = no sample yet */
+  int up_slow;             /* donor: up_rate far below the reference */
 
   /* Estimators (see docs/swarm.md). */
   double rate;             /* bytes/ms, EWMA; 0 = no sample yet */
@@ -131,6 +143,11 @@ struct swarm {
   uint32_t key_excl;     /* prio key of chunks not to pick */
   int superseed;         /* donor protection active */
   uint64_t reveal_bytes; /* donor protection: revealed, not yet had */
+  double up_rate_ref;    /* EWMA of all upload rate samples (bytes/ms) */
+  uint32_t up_samples;   /* samples in up_rate_ref (saturates) */
+  uint64_t up_load;      /* sum of up_weight over active uploads */
+  uint32_t fast_needy;   /* donor, at the last tick: connected peers not
+                            marked slow that still lack chunks */
   uint8_t *wire;         /* scratch for SEND_BITFIELD */
 
   struct swarm__peer *peers; /* cfg.max_conns slots */
