@@ -20,36 +20,6 @@ const char *cli_control_path(const char *given) {
   return env != NULL && env[0] != '\0' ? env : NULL;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len) {
-  while (len > 0) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      return -1;
-    }
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
-
-static int read_all(int fd, uint8_t *p, size_t len) {
-  while (len > 0) {
-    ssize_t n = read(fd, p, len);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      return -1;
-    }
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
-
 int cli_control_connect(const char *path, char *err, size_t err_size) {
   struct sockaddr_un sa;
   memset(&sa, 0, sizeof(sa));
@@ -82,10 +52,10 @@ int cli_control_call(int fd, const struct node_control_request *req, msgpack_zon
     return -1;
   }
   sm_store_be32(head, (uint32_t)len);
-  int rc = write_all(fd, head, 4) == 0 && write_all(fd, body, len) == 0 ? 0 : -1;
+  int rc = sm_fd_write_all(fd, head, 4) == 0 && sm_fd_write_all(fd, body, len) == 0 ? 0 : -1;
   sm_free(body);
   if (rc == 0) {
-    rc = read_all(fd, head, 4);
+    rc = sm_fd_read_exact(fd, head, 4);
   }
   uint32_t answer_len = rc == 0 ? sm_load_be32(head) : 0;
   if (rc < 0 || answer_len > NODE_CONTROL_ANSWER_MAX) {
@@ -93,7 +63,7 @@ int cli_control_call(int fd, const struct node_control_request *req, msgpack_zon
     return -1;
   }
   uint8_t *buf = sm_malloc(answer_len ? answer_len : 1);
-  if (buf == NULL || read_all(fd, buf, answer_len) < 0 ||
+  if (buf == NULL || sm_fd_read_exact(fd, buf, answer_len) < 0 ||
       sm_mp_unpack(buf, answer_len, zone, out) < 0 || out->type != MSGPACK_OBJECT_MAP) {
     sm_free(buf);
     snprintf(err, err_size, "the node sent a malformed answer");

@@ -112,6 +112,10 @@ int sm_is_zero(const void *buf, size_t len);
 void sm_format_bytes(uint64_t bytes, char *out, size_t out_size);
 
 /* ------------------------------------------------------------- filesystem */
+/* Writes all len bytes to fd, retrying short writes and EINTR. */
+int sm_fd_write_all(int fd, const void *buf, size_t len);
+/* Reads exactly len bytes from fd; SM_ECLOSED if the stream ends first. */
+int sm_fd_read_exact(int fd, void *buf, size_t len);
 /* Writes buf to path atomically: a temporary file in the same directory,
  * fsync, rename over path, fsync of the directory. Nothing is left behind on
  * failure. */

@@ -43,7 +43,7 @@ static int parent_dir(const char *path, char *out, size_t out_size) {
   return 0;
 }
 
-static int write_all(int fd, const void *buf, size_t len) {
+int sm_fd_write_all(int fd, const void *buf, size_t len) {
   const uint8_t *p = buf;
   while (len > 0) {
     ssize_t n = write(fd, p, len);
@@ -52,6 +52,25 @@ static int write_all(int fd, const void *buf, size_t len) {
         continue;
       }
       return sm_errno();
+    }
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+int sm_fd_read_exact(int fd, void *buf, size_t len) {
+  uint8_t *p = buf;
+  while (len > 0) {
+    ssize_t n = read(fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return sm_errno();
+    }
+    if (n == 0) {
+      return SM_ECLOSED;
     }
     p += n;
     len -= (size_t)n;
@@ -75,7 +94,7 @@ int sm_fs_write_atomic(const char *path, const void *buf, size_t len, int mode) 
   if (fd < 0) {
     return sm_errno();
   }
-  rc = write_all(fd, buf, len);
+  rc = sm_fd_write_all(fd, buf, len);
   if (rc == 0 && fsync(fd) != 0) {
     rc = sm_errno();
   }
