@@ -265,6 +265,11 @@ int chunkstore_snapshot(const struct chunkstore_snapshot_options *options,
  * STAGING/root, sig, segments (the manifest being fetched). */
 struct chunkstore_staging;
 
+/* The staging area used for target by default: target + ".seedmesh-staging"
+ * (a sibling, so the final rename stays on one filesystem). SM_ETOOBIG if it
+ * does not fit in out. */
+int chunkstore_staging_default_dir(const char *target, char *out, size_t out_size);
+
 /* Opens or creates the staging area for manifest m at dir, creating the
  * tree's directories and sparse files on first use, and replays the journal.
  * Refuses a staging area of another manifest (SM_ESTATE). */

@@ -211,9 +211,10 @@ int chunkstore_materialize(const struct chunkstore_materialize_options *opt,
   memset(&mt, 0, sizeof(mt));
   memset(out, 0, sizeof(*out));
   mt.started = now_seconds();
-  snprintf(staging_dir, sizeof(staging_dir), "%s", opt->staging ? opt->staging : "");
-  if (opt->staging == NULL) {
-    snprintf(staging_dir, sizeof(staging_dir), "%s.seedmesh-staging", opt->target);
+  if (opt->staging != NULL) {
+    snprintf(staging_dir, sizeof(staging_dir), "%s", opt->staging);
+  } else if (chunkstore_staging_default_dir(opt->target, staging_dir, sizeof(staging_dir)) < 0) {
+    return SM_ETOOBIG;
   }
   rc = chunkstore_store_load_manifest(opt->store, opt->manifest_id, opt->trust, &m, sig);
   if (rc < 0) {

@@ -552,3 +552,8 @@ int chunkstore_staging_sync(struct chunkstore_staging *s) {
   pthread_mutex_unlock(&s->lock);
   return rc;
 }
+
+int chunkstore_staging_default_dir(const char *target, char *out, size_t out_size) {
+  int n = snprintf(out, out_size, "%s.seedmesh-staging", target);
+  return n < 0 || (size_t)n >= out_size ? SM_ETOOBIG : 0;
+}

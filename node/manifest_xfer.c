@@ -402,7 +402,7 @@ int node__transfer_fetch(struct node *n, const uint8_t *manifest_id, const char 
     manifest_id = t->manifest_id; /* the newest manifest the cluster announced */
   }
   snprintf(t->target, sizeof(t->target), "%s", target);
-  snprintf(t->staging_dir, sizeof(t->staging_dir), "%s.seedmesh-staging", target);
+  chunkstore_staging_default_dir(target, t->staging_dir, sizeof(t->staging_dir));
   node__stage_begin(t, NODE__STAGE_DISCOVER, 0);
   /* A staging area from an interrupted run already holds the manifest. */
   struct chunkstore_manifest *m = NULL;
