@@ -64,6 +64,66 @@ int cli_manifest_error(const char *cmd, int rc, const char *ref);
 void cli_json_string(FILE *out, const char *s);
 double cli_now(void);
 
+/* ------------------------------------------------------------ config file
+ * An INI file like my.cnf (docs/operations.md): [common] and one section per
+ * command, `name = value` with the long flag names ('_' reads as '-'), a
+ * bare `name` for a switch (`name = false|no|off` leaves it out), '#' or ';'
+ * comments. Bounded: CLI_CONFIG_FILE_MAX bytes, CLI_CONFIG_LINE_MAX per line,
+ * CLI_CONFIG_ENTRIES_MAX settings. Password values are refused: secrets come
+ * from *-file options. */
+#define CLI_CONFIG_FILE_MAX (64u * 1024)
+#define CLI_CONFIG_LINE_MAX 1024
+#define CLI_CONFIG_ENTRIES_MAX 256
+#define CLI_CONFIG_NAME_MAX 63
+#define CLI_CONFIG_SYSTEM_PATH "/etc/seedmesh/seedmesh.cnf"
+
+struct cli_config_entry {
+  char section[CLI_CONFIG_NAME_MAX + 1];
+  char key[CLI_CONFIG_NAME_MAX + 1];
+  char *value;                   /* into cli_config.values; NULL for a switch */
+  unsigned line;
+};
+
+struct cli_config {
+  char path[4096];               /* set by cli_config_load */
+  size_t n;
+  struct cli_config_entry entries[CLI_CONFIG_ENTRIES_MAX];
+  size_t values_used;
+  char values[CLI_CONFIG_FILE_MAX + 1];
+};
+
+/* A zeroed config (caller frees with cli_config_free); NULL when out of
+ * memory. */
+struct cli_config *cli_config_new(void);
+void cli_config_free(struct cli_config *cfg);
+/* Parses text (untrusted, len bytes, need not be NUL-terminated) into cfg.
+ * Returns 0, SM_ETOOBIG or SM_EMALFORMED with "line N: <what is wrong>" in
+ * err. */
+int cli_config_parse(struct cli_config *cfg, const char *text, size_t len, char *err,
+                     size_t err_size);
+/* Reads and parses path; refuses files others may write. On failure err
+ * holds one line, "PATH:LINE: <what is wrong>" for a bad line. */
+int cli_config_load(struct cli_config *cfg, const char *path, char *err, size_t err_size);
+/* SM_EMALFORMED ("PATH:N: ...") when a section is neither "common" nor one
+ * of the space-separated names in sections. */
+int cli_config_check_sections(const struct cli_config *cfg, const char *sections, char *err,
+                              size_t err_size);
+/* Builds "--name=value" / "--name" arguments: the [common] settings whose
+ * name is in the space-separated common_keys, then every setting of
+ * [command]. *out_args is new (free with cli_config_args_free). */
+int cli_config_argv(const struct cli_config *cfg, const char *command, const char *common_keys,
+                    char ***out_args, int *out_n);
+void cli_config_args_free(char **args, int n);
+/* True when a flag of this name would carry a secret (a password, not a
+ * *-file naming one). */
+int cli_config_key_is_secret(const char *key);
+/* The config file to read: given (--config), else $SEEDMESH_CONFIG, else the
+ * first that exists of $XDG_CONFIG_HOME/seedmesh/seedmesh.cnf (or
+ * ~/.config/seedmesh/seedmesh.cnf) and CLI_CONFIG_SYSTEM_PATH.
+ * *out_required says whether a missing file is an error (given or from the
+ * environment). SM_ENOTFOUND when no file is found on the search path. */
+int cli_config_find(const char *given, char *out, size_t out_size, int *out_required);
+
 /* ------------------------------------------------- control socket client */
 #include <msgpack.h>
 struct node_control_request;

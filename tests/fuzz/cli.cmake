@@ -1,0 +1,2 @@
+# cli: the config-file parser (a file an operator or an attacker may write).
+sm_add_fuzzer(fuzz_config SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz_config.c LIBS sm_cliconf)

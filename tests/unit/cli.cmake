@@ -1,0 +1,3 @@
+# cli: the config-file parser (cli/config.c).
+sm_add_unit_test(test_cli_config SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cli_config.c
+  LIBS sm_cliconf)
