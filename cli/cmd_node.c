@@ -12,7 +12,7 @@ static void node_usage(FILE *out) {
   fprintf(out,
           "usage: seedmesh node --listen HOST:PORT --key FILE --trust FILE --state DIR\n"
           "                     [--serve STORE] [--seeds H:P,...] [--peers H:P,...]\n"
-          "                     [--control PATH]\n"
+          "                     [--control PATH] [--metrics HOST:PORT]\n"
           "                     [--max-upload RATE] [--max-download RATE]\n"
           "                     [--linger SECONDS] [--log-level error|warn|info|debug]\n\n"
           "Runs a node in the foreground (logs on stderr; stops cleanly on SIGTERM or\n"
@@ -22,12 +22,16 @@ static void node_usage(FILE *out) {
           "                      peers, manifests and progress are learned from gossip\n"
           "  --peers H:P,...     fixed nodes to fetch from, without gossip\n"
           "  --control PATH      control socket (default STATE/control.sock)\n"
+          "  --metrics HOST:PORT serve Prometheus metrics at http://HOST:PORT/metrics\n"
+          "                      (unauthenticated: bind it to a private address)\n"
           "  --max-upload RATE   cap in bytes/s, e.g. 100M (also at run time: seedmesh rate)\n"
           "  --linger SECONDS    after a fetch completes, keep serving at most this long\n"
           "                      (default 300; stops earlier when no peer needs anything)\n\n"
           "example:\n"
           "  seedmesh node --listen 10.0.0.1:7400 --key node.key --trust trust.txt \\\n"
-          "      --state /var/lib/seedmesh --serve /srv/snap\n");
+          "      --state /var/lib/seedmesh --serve /srv/snap --metrics 127.0.0.1:9400\n\n"
+          "Every flag can also go in the [node] section of the config file\n"
+          "(see seedmesh --help).\n");
 }
 
 static int split_list(char *list, const char **out, size_t *n) {
@@ -50,6 +54,7 @@ int cli_cmd_node(int argc, char **argv) {
       {"control", required_argument, NULL, 'c'}, {"max-upload", required_argument, NULL, 'U'},
       {"max-download", required_argument, NULL, 'D'}, {"linger", required_argument, NULL, 'L'},
       {"log-level", required_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
+      {"metrics", required_argument, NULL, 'm'},
       {NULL, 0, NULL, 0},
   };
   struct node_config cfg;
@@ -68,6 +73,7 @@ int cli_cmd_node(int argc, char **argv) {
     case 'p': peers = optarg; break;
     case 'e': seeds = optarg; break;
     case 'c': cfg.control_path = optarg; break;
+    case 'm': cfg.metrics_listen = optarg; break;
     case 'U':
     case 'D': {
       uint64_t rate = 0;

@@ -105,6 +105,7 @@ static void on_tick(uv_timer_t *t) {
   uint64_t now = node__now(n);
   node__links_tick(n, now);
   node__cluster_tick(n, now);
+  node__metrics_tick(n, now);
   for (int i = 0; i < NODE__MAX_TRANSFERS; i++) {
     if (n->transfers[i].used) {
       node__transfer_tick(&n->transfers[i], now);
@@ -132,6 +133,7 @@ void node__stop(struct node *n) {
   }
   close_if_open(n, (uv_handle_t *)&n->listener);
   node__control_stop(n);
+  node__metrics_stop(n);
   close_if_open(n, (uv_handle_t *)&n->tick);
   close_if_open(n, (uv_handle_t *)&n->resume_read);
   close_if_open(n, (uv_handle_t *)&n->sigterm);
@@ -266,6 +268,9 @@ int node_run(const struct node_config *cfg, char *out_error) {
   }
   if (rc == 0) {
     rc = node__control_start(n, err, sizeof(err));
+  }
+  if (rc == 0) {
+    rc = node__metrics_start(n, err, sizeof(err));
   }
   if (rc == 0 && cfg->serve_store != NULL) {
     rc = node__transfer_serve(n, cfg->serve_store, err, sizeof(err));

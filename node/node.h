@@ -26,6 +26,7 @@ struct node_config {
   uint64_t linger_idle_ms;       /* ... or until nobody needed anything for
                                     this long (default 1000) */
   int serve_compress_level;      /* zstd level for re-served chunks; 0 raw */
+  const char *metrics_listen;    /* "HOST:PORT" for Prometheus, or NULL */
 };
 
 /* Sets the defaults documented above (everything else zero/NULL). */

@@ -225,6 +225,37 @@ void node__transfer_fail(struct node__transfer *t, const char *fmt, ...)
 void node__stage_begin(struct node__transfer *t, enum node__stage s, uint64_t estimate);
 void node__stage_end(struct node__transfer *t, enum node__stage s, int ok);
 
+/* -------------------------------------------------------------- metrics */
+#define NODE__HTTP_HEAD_MAX 8192      /* request line + headers */
+#define NODE__HTTP_HEADERS_MAX 64
+#define NODE__METRICS_CLIENTS 16      /* connections at once */
+#define NODE__METRICS_TIMEOUT_MS 10000 /* to send the request head */
+
+struct node__http_request {
+  char method[8];
+  char path[256];
+  int minor;                     /* HTTP/1.minor */
+};
+
+/* Parses an HTTP/1.x request head (untrusted bytes, http.c). Returns the
+ * head's length including the blank line, SM_EMORE when it has not ended
+ * yet, SM_ETOOBIG when it does not end within NODE__HTTP_HEAD_MAX bytes,
+ * SM_EMALFORMED otherwise. Reads at most len bytes; writes only *out. */
+int node__http_parse(const uint8_t *buf, size_t len, struct node__http_request *out);
+
+struct node__metrics_client;
+
+/* The Prometheus endpoint (metrics.c); start is a no-op without
+ * cfg->metrics_listen. */
+int node__metrics_start(struct node *n, char *err, size_t err_size);
+void node__metrics_stop(struct node *n);
+/* Closes connections that did not send a request in time. */
+void node__metrics_tick(struct node *n, uint64_t now);
+/* Writes the exposition text into buf; SM_ETOOBIG if cap is too small. */
+int node__metrics_render(struct node *n, char *buf, size_t cap, size_t *out_len);
+/* The stage a transfer is in, as `seedmesh status` shows it (status.c). */
+const char *node__transfer_stage_now(const struct node__transfer *t);
+
 /* ----------------------------------------------------------------- node */
 struct node {
   const struct node_config *cfg;
@@ -259,6 +290,11 @@ struct node {
   uint8_t last_progress[GOSSIP_VALUE_MAX];
   size_t last_progress_len;
   char listen_addr[64];
+  struct {
+    uv_tcp_t listener;
+    struct node__metrics_client *clients[NODE__METRICS_CLIENTS];
+    uint64_t scrapes, errors;
+  } metrics;
 };
 
 uint64_t node__now(struct node *n);     /* loop time, monotonic ms */

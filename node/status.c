@@ -92,7 +92,7 @@ static void pack_reported(msgpack_packer *pk, const struct node__reported_stage 
   pack_str(pk, "detail", r->detail);
 }
 
-static const char *current_stage(const struct node__transfer *t) {
+const char *node__transfer_stage_now(const struct node__transfer *t) {
   for (size_t i = t->n_reported; i-- > 0;) {
     if (t->reported[i].state == NODE__STAGE_FAILED) {
       return "FAILED";
@@ -154,7 +154,7 @@ static void pack_transfer(msgpack_packer *pk, const struct node__transfer *t) {
   msgpack_pack_map(pk, 19);
   pack_hex(pk, "manifest", t->manifest_id, CHUNKSTORE_ID_BYTES);
   pack_str(pk, "role", recipient ? "recipient" : "donor");
-  pack_str(pk, "state", current_stage(t));
+  pack_str(pk, "state", node__transfer_stage_now(t));
   pack_str(pk, "error", t->error);
   pack_str(pk, "target", recipient ? t->target : t->store);
   pack_u64(pk, "chunks_total", t->pieces_total);
