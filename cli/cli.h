@@ -39,9 +39,11 @@ int cli_resolve_manifest(const char *ref, char *store, size_t store_size, char *
                          size_t id_size);
 
 /* A progress line on stderr, redrawn in place on a terminal, one line every
- * few seconds otherwise. */
+ * few seconds otherwise: bar, percent, bytes, rate, ETA and (when peers >= 0)
+ * the peers connected. */
 struct cli_progress {
   const char *label;
+  int peers;                     /* -1: not shown (init sets -1) */
   double started;
   double last_print;
   int is_tty;
@@ -51,6 +53,10 @@ struct cli_progress {
 void cli_progress_init(struct cli_progress *p, const char *label, int quiet);
 void cli_progress_update(void *arg, uint64_t done, uint64_t total);
 void cli_progress_done(struct cli_progress *p);
+/* Updates p from a transfer of a status answer (bytes_have, bytes_total,
+ * peers_connected). */
+struct msgpack_object;
+void cli_progress_transfer(struct cli_progress *p, const struct msgpack_object *transfer);
 
 struct sm_identity;
 /* Loads a key file, printing a one-line error with the fix on failure;
@@ -82,6 +88,7 @@ struct cli_config_entry {
   char key[CLI_CONFIG_NAME_MAX + 1];
   char *value;                   /* into cli_config.values; NULL for a switch */
   unsigned line;
+  unsigned section_line;         /* where its [section] header is */
 };
 
 struct cli_config {

@@ -99,7 +99,8 @@ static int bool_word(const char *v) {
 }
 
 static int parse_entry(struct cli_config *cfg, const char *s, const char *end, unsigned line,
-                       const char *section, char *err, size_t err_size) {
+                       const char *section, unsigned section_line, char *err,
+                       size_t err_size) {
   const char *eq = memchr(s, '=', (size_t)(end - s));
   const char *kend = NULL;
   const char *k = trim(s, eq ? eq : end, &kend);
@@ -128,6 +129,7 @@ static int parse_entry(struct cli_config *cfg, const char *s, const char *end, u
   }
   snprintf(e->section, sizeof(e->section), "%s", section);
   e->line = line;
+  e->section_line = section_line;
   e->value = NULL;
   if (eq != NULL) {
     const char *vend = NULL;
@@ -180,6 +182,7 @@ static int parse_entry(struct cli_config *cfg, const char *s, const char *end, u
 int cli_config_parse(struct cli_config *cfg, const char *text, size_t len, char *err,
                      size_t err_size) {
   char section[CLI_CONFIG_NAME_MAX + 1] = "";
+  unsigned section_line = 0;
   const char *p = text;
   const char *end = text + len;
   unsigned line = 0;
@@ -225,9 +228,10 @@ int cli_config_parse(struct cli_config *cfg, const char *text, size_t len, char 
         return line_error(err, err_size, line,
                           "section names are letters, digits and '-' (e.g. [common], [node])");
       }
+      section_line = line;
       continue;
     }
-    int rc = parse_entry(cfg, s, tend, line, section, err, err_size);
+    int rc = parse_entry(cfg, s, tend, line, section, section_line, err, err_size);
     if (rc < 0) {
       return rc;
     }
@@ -306,7 +310,7 @@ int cli_config_check_sections(const struct cli_config *cfg, const char *sections
     const struct cli_config_entry *e = &cfg->entries[i];
     if (strcmp(e->section, "common") != 0 && !has_word(sections, e->section)) {
       char why[600];
-      line_error(why, sizeof(why), e->line,
+      line_error(why, sizeof(why), e->section_line,
                  "unknown section [%s]: use [common] or a command name (%s)", e->section,
                  sections);
       with_path(err, err_size, cfg->path[0] ? cfg->path : "config", why);

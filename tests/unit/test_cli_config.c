@@ -89,7 +89,7 @@ static void test_argv(void **state) {
   cli_config_args_free(args, n);
   assert_int_equal(cli_config_check_sections(cfg, "node join", err, sizeof(err)), 0);
   assert_int_equal(cli_config_check_sections(cfg, "node", err, sizeof(err)), SM_EMALFORMED);
-  assert_non_null(strstr(err, ":14: unknown section [join]"));
+  assert_non_null(strstr(err, ":13: unknown section [join]"));
   cli_config_free(cfg);
 }
 
@@ -202,7 +202,7 @@ static void test_load(void **state) {
   assert_int_equal(cli_config_load(cfg, path, err, sizeof(err)), 0);
   assert_int_equal(cli_config_check_sections(cfg, "node", err, sizeof(err)), SM_EMALFORMED);
   char want[700];
-  snprintf(want, sizeof(want), "%s:4: unknown section [bogus]", path);
+  snprintf(want, sizeof(want), "%s:3: unknown section [bogus]", path);
   assert_non_null(strstr(err, want));
   write_file(path, "[node]\nlisten 1 2\n", 0600);
   assert_int_equal(cli_config_load(cfg, path, err, sizeof(err)), SM_EMALFORMED);
