@@ -351,8 +351,10 @@ int cli_config_argv(const struct cli_config *cfg, const char *command, const cha
   for (int pass = 0; pass < 2 && rc == 0; pass++) {
     for (size_t i = 0; i < cfg->n && rc == 0; i++) {
       const struct cli_config_entry *e = &cfg->entries[i];
-      int take = pass == 0 ? strcmp(e->section, "common") == 0 && has_word(common_keys, e->key)
-                           : strcmp(e->section, command) == 0;
+      int common = strcmp(e->section, "common") == 0;
+      /* Each setting is taken at most once (the array holds cfg->n). */
+      int take = pass == 0 ? common && has_word(common_keys, e->key)
+                           : !common && strcmp(e->section, command) == 0;
       if (take) {
         rc = push_arg(args, &n, e);
       }
