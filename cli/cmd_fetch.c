@@ -109,10 +109,7 @@ int cli_cmd_fetch(int argc, char **argv) {
     if (t != NULL) {
       cli_mp_str(t, "state", state, sizeof(state));
       cli_mp_str(t, "error", error, sizeof(error));
-      uint64_t total = cli_mp_u64(t, "bytes_total");
-      if (total > 0) {
-        cli_progress_update(&progress, cli_mp_u64(t, "bytes_have"), total);
-      }
+      cli_progress_transfer(&progress, t);
     }
     int done = t == NULL || strcmp(state, "DONE") == 0 || strcmp(state, "FAILED") == 0;
     if (done && json && t != NULL) {

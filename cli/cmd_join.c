@@ -228,10 +228,7 @@ static int run_fetch(int fd, const char *manifest, const char *target, struct jo
       cli_mp_str(t, "state", state, sizeof(state));
       cli_mp_str(t, "error", error, sizeof(error));
       cli_mp_str(t, "manifest", out_manifest, 65);
-      uint64_t total = cli_mp_u64(t, "bytes_total");
-      if (total > 0) {
-        cli_progress_update(&progress, cli_mp_u64(t, "bytes_have"), total);
-      }
+      cli_progress_transfer(&progress, t);
     }
     msgpack_zone_destroy(&zone);
     sm_free(buf);

@@ -92,6 +92,7 @@ double cli_now(void) {
 
 void cli_progress_init(struct cli_progress *p, const char *label, int quiet) {
   p->label = label;
+  p->peers = -1;
   p->started = cli_now();
   p->is_tty = isatty(STDERR_FILENO);
   /* Off a terminal, the first line comes after 5 s: quick runs print none. */
@@ -125,14 +126,30 @@ void cli_progress_update(void *arg, uint64_t done, uint64_t total) {
     bar[i] = i < filled ? '#' : '.';
   }
   bar[width] = '\0';
-  fprintf(stderr, "%s%s [%s] %5.1f%% %s / %s  %s/s  ETA %.0fs%s", p->is_tty ? "\r" : "",
-          p->label, bar, pct, d, t, r, eta, p->is_tty ? "\033[K" : "\n");
+  char peers[32] = "";
+  if (p->peers >= 0) {
+    snprintf(peers, sizeof(peers), "  %d peer%s", p->peers, p->peers == 1 ? "" : "s");
+  }
+  char eta_text[32] = "--"; /* unknown until something arrived */
+  if (rate > 0 || done >= total) {
+    snprintf(eta_text, sizeof(eta_text), "%.0fs", eta);
+  }
+  fprintf(stderr, "%s%s [%s] %5.1f%% %s / %s  %s/s  ETA %s%s%s", p->is_tty ? "\r" : "",
+          p->label, bar, pct, d, t, r, eta_text, peers, p->is_tty ? "\033[K" : "\n");
   fflush(stderr);
 }
 
 void cli_progress_done(struct cli_progress *p) {
   if (!p->quiet && p->is_tty && p->last_print > 0) {
     fputc('\n', stderr);
+  }
+}
+
+void cli_progress_transfer(struct cli_progress *p, const struct msgpack_object *transfer) {
+  uint64_t total = cli_mp_u64(transfer, "bytes_total");
+  p->peers = (int)SM_MIN(cli_mp_u64(transfer, "peers_connected"), 100000);
+  if (total > 0) {
+    cli_progress_update(p, cli_mp_u64(transfer, "bytes_have"), total);
   }
 }
 
