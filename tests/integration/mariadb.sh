@@ -11,6 +11,7 @@
 SM=$1
 SIZE_MB=${2:-200}
 . "$(dirname "$0")/lib.sh"
+SRC_DIR=$(cd "$(dirname "$0")/../.." && pwd)
 
 need_install=""
 for b in mariadbd mariadb-backup mariadb-install-db sysbench; do
@@ -164,6 +165,17 @@ check "seedmesh status on each recipient node shows the join's stages through CA
   join_stages_in_status
 ids=$(for i in 1 2 3; do grep -o '"server_id":[0-9]*' join$i.json; done | sort -u | wc -l)
 check "the three replicas got distinct server_ids" test "$ids" -eq 3
+for py in /usr/bin/python3 python3; do
+  if "$py" -c 'import jsonschema' 2>/dev/null; then
+    for pair in "join join1.json join2.json join3.json" "snapshot snap.json" \
+                "status st1.json st2.json st3.json"; do
+      set -- $pair
+      check "$2.. valid against docs/schemas/$1.json" \
+        "$py" "$SRC_DIR/tests/tools/check_json.py" "$SRC_DIR/docs/schemas" "$@"
+    done
+    break
+  fi
+done
 
 # ---- resume: the join that failed on the version check, run again, reuses
 # the fetched tree and keeps the occupied datadir aside
