@@ -3,8 +3,9 @@
  * loop. Each connection sends one request head (node__http_parse), gets one
  * answer and is closed. Untrusted clients are held to hard limits: at most
  * NODE__METRICS_CLIENTS at once, NODE__HTTP_HEAD_MAX bytes of head, and
- * NODE__METRICS_TIMEOUT_MS to send it. Metric names are documented in
- * docs/operations.md; none is removed or changes meaning within format 1. */
+ * NODE__METRICS_TIMEOUT_MS to send it (six times that to read the answer).
+ * Metric names are documented in docs/cli.md; none is removed or changes
+ * meaning within format 1. */
 #include "node/node_internal.h"
 
 #include <stdarg.h>
@@ -390,7 +391,10 @@ static void on_connection(uv_stream_t *server, int status) {
 void node__metrics_tick(struct node *n, uint64_t now) {
   for (int i = 0; i < NODE__METRICS_CLIENTS; i++) {
     struct node__metrics_client *c = n->metrics.clients[i];
-    if (c != NULL && !c->answered && now - c->opened_ms > NODE__METRICS_TIMEOUT_MS) {
+    uint64_t age = c != NULL ? now - c->opened_ms : 0;
+    /* No head in time; or an answer the client has not read for long. */
+    if (c != NULL && ((!c->answered && age > NODE__METRICS_TIMEOUT_MS) ||
+                      age > 6 * NODE__METRICS_TIMEOUT_MS)) {
       n->metrics.errors++;
       client_close(c);
     }

@@ -133,6 +133,20 @@ check "POST answers 405 ($code)" test "$code" = 405
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Big: $(head -c 9000 /dev/zero | tr '\0' a)" "http://127.0.0.1:$mport/metrics")
 check "a 9 KB request head answers 431 ($code)" test "$code" = 431
 
+# 16 idle connections fill the table: the next one is closed unanswered,
+# and once they go, scrapes work again.
+idle=()
+for k in $(seq 16); do
+  exec {fd}<>/dev/tcp/127.0.0.1/$mport
+  idle+=("$fd")
+done
+sleep 0.3
+check "a 17th connection is closed at once while 16 sit idle" \
+  bash -c "! curl -sf --max-time 5 http://127.0.0.1:$mport/metrics >/dev/null"
+for fd in "${idle[@]}"; do exec {fd}>&-; done
+sleep 0.3
+check "once they close, scrapes work again" scrape $mport m0-again.txt
+
 # ---------------------------------------- three fetches: tmux, plain, --json
 tmux -L "$tmux_sock" new-session -d -x 160 -y 30 -s fetch \
   "'$SM' fetch latest --target '$WORK/r1' --control s1/control.sock; echo FETCH-EXIT=\$?; sleep 600"
