@@ -350,7 +350,7 @@ static int parse_args(int argc, char **argv, struct join_args *a) {
     case 'j': a->json = 1; break;
     case 'h': join_usage(stdout); return -1;
     default:
-      return cli_fail(CLI_EXIT_USAGE, "join", "unknown option (see seedmesh join --help)");
+      return cli_fail_option("join", argv);
     }
   }
   if (optind != argc) {
@@ -392,16 +392,21 @@ int cli_cmd_join(int argc, char **argv) {
     return prc < 0 ? CLI_EXIT_OK : prc;
   }
   const struct engine_ops *ops = a.engine ? engine_find(a.engine) : NULL;
-  if (ops == NULL || strcmp(a.engine, "mariadb") != 0) {
-    return cli_fail(CLI_EXIT_USAGE, "join", "--engine mariadb is required (this build joins "
-                    "MariaDB replicas; for a plain tree use seedmesh fetch)");
+  if (ops == NULL || ops == engine_find("dir")) {
+    return cli_fail(CLI_EXIT_USAGE, "join", "--engine %s does not start a server (use --engine "
+                    "mariadb; for a plain tree use seedmesh fetch)", a.engine ? a.engine : "");
   }
+  const int needs_source = (ops->flags & ENGINE_JOIN_NEEDS_SOURCE) != 0;
   a.control = cli_control_path(a.control);
-  if (a.control == NULL || a.target == NULL || a.jo.source_host == NULL ||
-      a.jo.source_port == 0 || a.jo.user == NULL || a.repl_password_file == NULL) {
+  if (a.control == NULL || a.target == NULL) {
+    return cli_fail(CLI_EXIT_USAGE, "join", "--control and --target are required");
+  }
+  if (needs_source && (a.jo.source_host == NULL || a.jo.source_port == 0 || a.jo.user == NULL ||
+                       a.repl_password_file == NULL)) {
     return cli_fail(CLI_EXIT_USAGE, "join",
-                    "--control, --target, --source-host, --source-port, --replication-user and "
-                    "--replication-password-file are all required");
+                    "--engine %s replicates from a source: --source-host, --source-port, "
+                    "--replication-user and --replication-password-file are all required",
+                    ops->name);
   }
   uint8_t idbuf[32];
   if (strcmp(a.manifest, "latest") != 0 &&
@@ -441,7 +446,7 @@ int cli_cmd_join(int argc, char **argv) {
   /* ---- pre-flight: everything checkable before anything is written */
   struct engine_kvset localf;
   engine_kvset_init(&localf);
-  int rc = engine_mariadb_local_facts(&local, &localf, eerr);
+  int rc = ops->local_facts ? ops->local_facts(&local, &localf, eerr) : 0;
   engine_kvset_cleanup(&localf);
   if (rc < 0) {
     return cli_fail(CLI_EXIT_FAILURE, "join", "%s", eerr);
@@ -463,8 +468,8 @@ int cli_cmd_join(int argc, char **argv) {
   if (sm_fs_mkdir_p(parent, 0755) < 0 || access(parent, W_OK) != 0) {
     return cli_fail(CLI_EXIT_FAILURE, "join", "cannot write in %s: %s", parent, strerror(errno));
   }
-  char password[1025];
-  if (engine_password_read(a.repl_password_file, password, eerr) < 0) {
+  char password[1025] = "";
+  if (a.repl_password_file != NULL && engine_password_read(a.repl_password_file, password, eerr) < 0) {
     return cli_fail(CLI_EXIT_FAILURE, "join", "%s", eerr);
   }
   a.jo.password = password;
@@ -473,19 +478,20 @@ int cli_cmd_join(int argc, char **argv) {
   struct engine_kvset facts, coords;
   engine_kvset_init(&facts);
   engine_kvset_init(&coords);
-  struct engine_binlog_info *bi = sm_calloc(1, sizeof(*bi));
+  char *position = sm_malloc(ENGINE_VALUE_MAX + 1);
   int fd = -1;
   int exit_code = CLI_EXIT_FAILURE;
   char manifest_hex[65] = "";
   char old_kept[PATH_MAX + 32] = "";
   struct engine_server srv;
   memset(&srv, 0, sizeof(srv));
-  if (gtid_now == NULL || gtid_done == NULL || bi == NULL) {
+  if (gtid_now == NULL || gtid_done == NULL || position == NULL) {
     cli_fail(CLI_EXIT_FAILURE, "join", "out of memory");
     goto out;
   }
   uint32_t source_id = 0;
-  if (engine_mariadb_probe_source(&a.jo, gtid_now, &source_id, eerr) < 0) {
+  gtid_now[0] = position[0] = '\0';
+  if (ops->probe != NULL && ops->probe(&a.jo, gtid_now, &source_id, eerr) < 0) {
     cli_fail(CLI_EXIT_FAILURE, "join", "%s; nothing was changed", eerr);
     goto out;
   }
@@ -540,23 +546,11 @@ int cli_cmd_join(int argc, char **argv) {
   }
   if (rc < 0) {
     cli_fail(CLI_EXIT_FAILURE, "join", "%s/%s is missing or malformed (%s): not a snapshot taken "
-             "with --engine mariadb", fetched, ENGINE_FACTS_FILE, sm_strerror(rc));
+             "with --engine %s", fetched, ENGINE_FACTS_FILE, sm_strerror(rc), ops->name);
     goto out;
   }
-  rc = read_tree_file(fetched, "xtrabackup_binlog_info", &buf, &len);
-  if (rc == 0) {
-    rc = engine_parse_binlog_info(buf, len, bi);
-    sm_free(buf);
-  }
-  if (rc < 0) {
-    cli_fail(CLI_EXIT_FAILURE, "join", "%s/xtrabackup_binlog_info is missing or malformed: the "
-             "snapshot has no replication coordinates", fetched);
-    goto out;
-  }
-  const char *fgtid = engine_kvset_get(&coords, "gtid_binlog_pos");
-  if (fgtid != NULL && strcmp(fgtid, bi->gtid) != 0) {
-    cli_fail(CLI_EXIT_FAILURE, "join", "the snapshot's coordinates disagree (%s vs %s)", fgtid,
-             bi->gtid);
+  if (ops->position != NULL && ops->position(fetched, &coords, position, eerr) < 0) {
+    cli_fail(CLI_EXIT_FAILURE, "join", "%s", eerr);
     goto out;
   }
   if (ops->check(&facts, &local, eerr) < 0) {
@@ -578,8 +572,9 @@ int cli_cmd_join(int argc, char **argv) {
     }
   }
   char detail[600];
-  snprintf(detail, sizeof(detail), "MariaDB %.100s, GTID %.400s", engine_kvset_get(&facts, "version"),
-           bi->gtid[0] ? bi->gtid : "(empty)");
+  const char *version = engine_kvset_get(&facts, "version");
+  snprintf(detail, sizeof(detail), "%s %.100s, position %.400s", ops->label,
+           version ? version : "(version unknown)", position[0] ? position : "(empty)");
   stage_end(&c, ST_CHECK, detail);
 
   /* ---- PREPARE: redo applied in place, in the fetched tree */
@@ -635,14 +630,18 @@ int cli_cmd_join(int argc, char **argv) {
 
   /* ---- JOIN */
   stage_begin(&c, ST_JOIN);
-  a.jo.gtid = bi->gtid;
+  a.jo.gtid = position;
   if (ops->join(&srv, &a.jo, eerr) < 0) {
     cli_fail(CLI_EXIT_FAILURE, "join", "%s (the server keeps running, pid %ld)", eerr,
              (long)srv.pid);
     goto out;
   }
-  snprintf(detail, sizeof(detail), "replicating from %.100s:%u at %.400s", a.jo.source_host,
-           a.jo.source_port, bi->gtid[0] ? bi->gtid : "(empty GTID)");
+  if (needs_source) {
+    snprintf(detail, sizeof(detail), "replicating from %.100s:%u at %.400s", a.jo.source_host,
+             a.jo.source_port, position[0] ? position : "(empty GTID)");
+  } else {
+    snprintf(detail, sizeof(detail), "joined at %.400s", position[0] ? position : "(empty)");
+  }
   stage_end(&c, ST_JOIN, detail);
 
   /* ---- CAUGHT_UP */
@@ -655,11 +654,14 @@ int cli_cmd_join(int argc, char **argv) {
   snprintf(detail, sizeof(detail), "at %.500s", gtid_done[0] ? gtid_done : "(empty GTID)");
   stage_end(&c, ST_CAUGHT_UP, detail);
   if (a.json) {
-    print_json(&a, &c, datadir, manifest_hex, &srv, bi->gtid, gtid_done, old_kept);
-  } else {
+    print_json(&a, &c, datadir, manifest_hex, &srv, position, gtid_done, old_kept);
+  } else if (needs_source) {
     printf("%s is a replica of %s:%u (server_id %u, pid %ld), caught up at %s\n", datadir,
            a.jo.source_host, a.jo.source_port, server_id, (long)srv.pid,
            gtid_done[0] ? gtid_done : "(empty GTID)");
+  } else {
+    printf("%s joined as a %s node (server_id %u, pid %ld), caught up at %s\n", datadir,
+           ops->label, server_id, (long)srv.pid, gtid_done[0] ? gtid_done : "(empty)");
   }
   exit_code = CLI_EXIT_OK;
 out:
@@ -675,7 +677,7 @@ out:
   sodium_memzero(password, sizeof(password));
   engine_kvset_cleanup(&facts);
   engine_kvset_cleanup(&coords);
-  sm_free(bi);
+  sm_free(position);
   sm_free(gtid_now);
   sm_free(gtid_done);
   return exit_code;

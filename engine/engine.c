@@ -68,6 +68,7 @@ static int dir_wait(const struct engine_server *srv, const struct engine_join_op
 
 const struct engine_ops engine__dir_ops = {
     .name = "dir",
+    .label = "directory",
     .snapshot = dir_snapshot,
     .check = dir_check,
     .prepare = dir_prepare,

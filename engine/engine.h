@@ -114,8 +114,15 @@ struct engine_join_options {
   const char *gtid;           /* gtid_slave_pos to start from ("" allowed) */
 };
 
+/* engine_ops.flags */
+#define ENGINE_JOIN_NEEDS_SOURCE 1u /* join replicates from --source-host/port/user/password */
+
+/* One engine. `seedmesh join` runs the same stages for every engine and asks
+ * it through these hooks; an optional hook left NULL means "nothing to do". */
 struct engine_ops {
   const char *name;
+  const char *label;  /* product name for messages: "MariaDB" */
+  unsigned flags;     /* ENGINE_JOIN_* */
   int (*snapshot)(const struct engine_snapshot_options *o, struct engine_snapshot *out,
                   char *err);
   /* Facts of a manifest against the local binaries: 0 or SM_EINCOMPAT. */
@@ -129,6 +136,18 @@ struct engine_ops {
    * when the wait began; *out_gtid (size ENGINE_VALUE_MAX+1) is that point. */
   int (*wait_caught_up)(const struct engine_server *srv, const struct engine_join_options *o,
                         unsigned timeout_s, char *out_gtid, char *err);
+  /* Optional. Facts of the local server binary, read before anything is
+   * written (a missing binary fails here, not after the fetch). */
+  int (*local_facts)(const struct engine_local *local, struct engine_kvset *out, char *err);
+  /* Optional. Checks the source (or cluster) is reachable before anything is
+   * written; *out_position (ENGINE_VALUE_MAX+1) its current position,
+   * *out_server_id its server_id (0: none). */
+  int (*probe)(const struct engine_join_options *o, char *out_position, uint32_t *out_server_id,
+               char *err);
+  /* Optional. The position the snapshot starts from, read from the fetched
+   * (unprepared) tree and cross-checked against the signed coords, into out
+   * (ENGINE_VALUE_MAX+1); it becomes engine_join_options.gtid. NULL: "". */
+  int (*position)(const char *tree, const struct engine_kvset *coords, char *out, char *err);
 };
 
 /* The engine called name, or NULL. */

@@ -56,5 +56,9 @@ int engine__mariadb_join(const struct engine_server *srv, const struct engine_jo
                          char *err);
 int engine__mariadb_wait(const struct engine_server *srv, const struct engine_join_options *o,
                          unsigned timeout_s, char *out_gtid, char *err);
+/* The GTID of xtrabackup_binlog_info in a fetched tree, checked against the
+ * signed coords (engine_ops.position). */
+int engine__mariadb_position(const char *tree, const struct engine_kvset *coords, char *out,
+                             char *err);
 
 #endif

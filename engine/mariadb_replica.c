@@ -4,6 +4,7 @@
 #include "engine/engine_internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,5 +403,39 @@ int engine__mariadb_wait(const struct engine_server *srv, const struct engine_jo
   }
   sm_free(sql);
   engine__close(m);
+  return rc;
+}
+
+int engine__mariadb_position(const char *tree, const struct engine_kvset *coords, char *out,
+                             char *err) {
+  char path[PATH_MAX + 64];
+  snprintf(path, sizeof(path), "%s/xtrabackup_binlog_info", tree);
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  struct engine_binlog_info *bi = sm_calloc(1, sizeof(*bi));
+  if (bi == NULL) {
+    engine__err(err, "out of memory");
+    return SM_ENOMEM;
+  }
+  int rc = sm_fs_read_file(path, ENGINE_COORD_FILE_MAX, &buf, &len);
+  if (rc == 0) {
+    rc = engine_parse_binlog_info(buf, len, bi);
+    sm_free(buf);
+  }
+  if (rc < 0) {
+    engine__err(err, "%s is missing or malformed: the snapshot has no replication coordinates",
+                path);
+    goto out;
+  }
+  const char *signed_gtid = engine_kvset_get(coords, "gtid_binlog_pos");
+  if (signed_gtid != NULL && strcmp(signed_gtid, bi->gtid) != 0) {
+    engine__err(err, "the snapshot's coordinates disagree (%.200s vs %.200s)", signed_gtid,
+                bi->gtid);
+    rc = SM_EMALFORMED;
+    goto out;
+  }
+  snprintf(out, ENGINE_VALUE_MAX + 1, "%s", bi->gtid);
+out:
+  sm_free(bi);
   return rc;
 }
