@@ -34,25 +34,38 @@ static const char facts_sql[] =
 static const char *const private_facts[] = {"gtid_mode", "log_bin", "datadir"};
 
 static int check_server(struct engine__my *s, struct engine_kvset *facts, char *err) {
-  int found = 0;
-  int rc = engine__my_row(s, facts_sql, "reading the donor's settings", facts, &found, err);
+  /* The version first: on a MariaDB server the MySQL-only variables of the
+   * facts query would fail with a less helpful "unknown variable". */
+  char ver[160];
+  int rc = engine__my_value(s, "SELECT @@version", "reading the donor's version", ver, sizeof(ver),
+                            err);
   if (rc < 0) {
     return rc;
   }
-  const char *ver = engine_kvset_get(facts, "version");
   struct engine_mysql_version v;
-  int vr = ver != NULL ? engine_mysql_version_parse(ver, &v) : SM_EMALFORMED;
+  int vr = engine_mysql_version_parse(ver, &v);
   if (vr == SM_EINCOMPAT) {
     engine__err(err, "the server is MariaDB %s, not MySQL: use --engine mariadb", ver);
     return SM_EINCOMPAT;
   }
   if (vr < 0) {
-    engine__err(err, "cannot tell the server's version ('%s')", ver ? ver : "no answer");
+    engine__err(err, "cannot tell the server's version ('%s')", ver);
     return SM_EENGINE;
   }
   if (engine_mysql_version_cmp(&v, 8, 0, 17) < 0) {
     engine__err(err, "the server runs MySQL %s: the clone plugin needs 8.0.17 or later", ver);
     return SM_EINCOMPAT;
+  }
+  int found = 0;
+  rc = engine__my_row(s, facts_sql, "reading the donor's settings", facts, &found, err);
+  if (rc < 0) {
+    return rc;
+  }
+  const char *fv = engine_kvset_get(facts, "version");
+  if (!found || fv == NULL || strcmp(fv, ver) != 0) {
+    engine__err(err, "the donor's settings changed while they were read (version '%s' then "
+                "'%s'): run the snapshot again", ver, fv ? fv : "none");
+    return SM_ESTATE;
   }
   const char *gm = engine_kvset_get(facts, "gtid_mode");
   if (gm == NULL || strcmp(gm, "ON") != 0) {

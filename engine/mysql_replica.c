@@ -304,40 +304,52 @@ int engine__mysql_source_connect(const struct engine_join_options *o, struct eng
 }
 
 int engine__mysql_probe(const struct engine_join_options *o, char *out_position,
-                       uint32_t *out_server_id, char *err) {
+                        uint32_t *out_server_id, char *err) {
   struct engine__my s = {0};
   int rc = engine__mysql_source_connect(o, &s, err);
   if (rc < 0) {
     return rc;
   }
-  struct engine_kvset row;
-  engine_kvset_init(&row);
-  int found = 0;
-  rc = engine__my_row(&s, "SELECT @@GLOBAL.gtid_executed AS gtid, @@server_id AS id, "
-                      "@@version AS version, @@gtid_mode AS gtid_mode",
-                      "reading the source's position", &row, &found, err);
-  engine__my_close(&s);
-  const char *g = engine_kvset_get(&row, "gtid");
-  const char *ver = engine_kvset_get(&row, "version");
+  /* The version first: a MariaDB source has no gtid_executed to read. */
+  char ver[160];
   struct engine_mysql_version v;
-  int vr = ver != NULL ? engine_mysql_version_parse(ver, &v) : SM_EMALFORMED;
-  if (rc == 0 && vr == SM_EINCOMPAT) {
+  rc = engine__my_value(&s, "SELECT @@version", "reading the source's version", ver, sizeof(ver),
+                        err);
+  int vr = rc == 0 ? engine_mysql_version_parse(ver, &v) : 0;
+  if (vr == SM_EINCOMPAT) {
     engine__err(err, "the source %s:%u is MariaDB %s: use --engine mariadb", o->source_host,
                 o->source_port, ver);
     rc = SM_EINCOMPAT;
-  } else if (rc == 0 && (!found || vr < 0 || g == NULL ||
-                         engine_mysql_gtid_set_parse(g, strlen(g), NULL, NULL) < 0)) {
-    engine__err(err, "the source %s:%u answered an unexpected version or GTID set",
-                o->source_host, o->source_port);
+  } else if (vr < 0) {
+    engine__err(err, "the source %s:%u answered version '%s', not MySQL 8", o->source_host,
+                o->source_port, ver);
     rc = SM_EMALFORMED;
-  } else if (rc == 0 && strcmp(engine_kvset_get(&row, "gtid_mode"), "ON") != 0) {
+  }
+  struct engine_kvset row;
+  engine_kvset_init(&row);
+  int found = 0;
+  if (rc == 0) {
+    rc = engine__my_row(&s, "SELECT @@GLOBAL.gtid_executed AS gtid, @@server_id AS id, "
+                        "@@gtid_mode AS gtid_mode", "reading the source's position", &row, &found,
+                        err);
+  }
+  engine__my_close(&s);
+  const char *g = engine_kvset_get(&row, "gtid");
+  const char *mode = engine_kvset_get(&row, "gtid_mode");
+  const char *id = engine_kvset_get(&row, "id");
+  if (rc == 0 && (!found || g == NULL || mode == NULL || id == NULL ||
+                  engine_mysql_gtid_set_parse(g, strlen(g), NULL, NULL) < 0)) {
+    engine__err(err, "the source %s:%u answered an unexpected GTID set", o->source_host,
+                o->source_port);
+    rc = SM_EMALFORMED;
+  } else if (rc == 0 && strcmp(mode, "ON") != 0) {
     engine__err(err, "the source %s:%u has gtid_mode=%s: auto-position needs gtid_mode=ON",
-                o->source_host, o->source_port, engine_kvset_get(&row, "gtid_mode"));
+                o->source_host, o->source_port, mode);
     rc = SM_EENGINE;
   }
   if (rc == 0) {
     snprintf(out_position, ENGINE_VALUE_MAX + 1, "%s", g);
-    *out_server_id = (uint32_t)strtoul(engine_kvset_get(&row, "id"), NULL, 10);
+    *out_server_id = (uint32_t)strtoul(id, NULL, 10);
   }
   engine_kvset_cleanup(&row);
   return rc;

@@ -73,11 +73,12 @@ static const char *facts_with(size_t k, const char *v) {
 #define CS_OK "1|9|Completed|2026-12-04 10:00:00|2026-12-04 10:01:00|LOCAL INSTANCE|$DEST|0||" \
               "binlog.000003|1557|" U1 ":1-77"
 
-enum { D_CONNECT, D_FACTS, D_CLONE_PLUGIN, D_PLUGINS, D_GROUP, D_SPACE, D_CLONE, D_STATUS, D_N };
+enum { D_CONNECT, D_VERSION, D_FACTS, D_CLONE_PLUGIN, D_PLUGINS, D_GROUP, D_SPACE, D_CLONE, D_STATUS, D_N };
 
 static void donor_script(struct standin_step *s) {
   const struct standin_step base[D_N] = {
       {"CONNECT", 0, NULL, NULL, NULL, 0},
+      {"SELECT @@version", 0, NULL, "@@version", "8.0.36", 0},
       {"SELECT @@version AS version", 0, NULL, FACT_COLS, NULL, 0},
       {"SELECT PLUGIN_STATUS FROM information_schema.PLUGINS WHERE PLUGIN_NAME='clone'", 0, NULL,
        "PLUGIN_STATUS", "ACTIVE", 0},
@@ -149,7 +150,7 @@ static void test_donor_ok(void **state) {
   assert_null(engine_kvset_get(&snap.facts, "datadir")); /* the donor's host stays private */
   assert_null(engine_kvset_get(&snap.facts, "gtid_mode"));
   /* the clone went into a fresh directory in the store, with the facts */
-  assert_non_null(strstr(standin_sent(5), store));
+  assert_non_null(strstr(standin_sent(6), store));
   char path[4300];
   snprintf(path, sizeof(path), "%s/%s", snap.dir, ENGINE_FACTS_FILE);
   assert_int_equal(access(path, R_OK), 0);
@@ -194,8 +195,12 @@ static void test_donor_errors(void **state) {
   static const struct donor_case cases[] = {
       {D_CONNECT, 1045, "Access denied for user 'backup'@'localhost' (using password: YES)", F_N,
        NULL, NULL, "access denied"},
-      {D_FACTS, 0, NULL, F_VERSION, "5.7.44-log", NULL, "needs 8.0.17"},
-      {D_FACTS, 0, NULL, F_VERSION, "10.11.19-MariaDB", NULL, "--engine mariadb"},
+      {D_VERSION, 0, NULL, F_N, NULL, "5.7.44-log", "needs 8.0.17"},
+      {D_VERSION, 0, NULL, F_N, NULL, "10.11.19-MariaDB-0+deb12u1", "--engine mariadb"},
+      {D_VERSION, 0, NULL, F_N, NULL, "eight", "cannot tell the server's version"},
+      {D_FACTS, 0, NULL, F_VERSION, "8.0.37", NULL, "changed while they were read"},
+      {D_FACTS, 1193, "Unknown system variable 'gtid_mode'", F_N, NULL, NULL,
+       "is the plugin that defines it loaded"},
       {D_FACTS, 0, NULL, F_GTID_MODE, "OFF_PERMISSIVE", NULL, "gtid_mode=ON"},
       {D_FACTS, 0, NULL, F_LOG_BIN, "0", NULL, "binary log is off"},
       {D_FACTS, 0, NULL, F_MAP, "1048576", NULL, "at least 2 MiB"},
@@ -320,7 +325,7 @@ static int run_join(const struct standin_step *s, size_t n, int group, char *out
 
 #define STATUS_COLS(p)                                                                           \
   p "_IO_Running," p "_SQL_Running,Last_IO_Errno,Last_IO_Error,Last_SQL_Errno,Last_SQL_Error"
-#define ROW_SOURCE "gtid,id,version,gtid_mode"
+#define ROW_SOURCE "gtid,id,gtid_mode"
 
 struct async_case {
   const char *version, *change, *start, *status_sql, *status_cols;
@@ -328,7 +333,7 @@ struct async_case {
 
 static size_t async_script(const struct async_case *c, struct standin_step *s, char *src_row,
                            size_t cap) {
-  snprintf(src_row, cap, U1 ":1-90|1|%s|ON", c->version);
+  snprintf(src_row, cap, U1 ":1-90|1|ON");
   const struct standin_step steps[] = {
       {"CONNECT", 0, NULL, NULL, NULL, 0}, /* START: the server answers */
       {"CONNECT", 0, NULL, NULL, NULL, 0}, /* JOIN */
@@ -337,6 +342,7 @@ static size_t async_script(const struct async_case *c, struct standin_step *s, c
       {c->change, 0, NULL, NULL, NULL, 0},
       {c->start, 0, NULL, NULL, NULL, 0},
       {"CONNECT", 0, NULL, NULL, NULL, 0}, /* CAUGHT_UP: the source's position */
+      {"SELECT @@version", 0, NULL, "@@version", c->version, 0},
       {"SELECT @@GLOBAL.gtid_executed AS gtid", 0, NULL, ROW_SOURCE, src_row, 0},
       {"CONNECT", 0, NULL, NULL, NULL, 0},
       {"SELECT @@version", 0, NULL, "@@version", c->version, 0},
@@ -459,11 +465,13 @@ static void test_join_errors(void **state) {
        "REPLICATION_SLAVE_ADMIN privilege(s) for this operation", NULL, "REPLICATION_SLAVE_ADMIN"},
       {0, "8.0.36", 5, 3081, "This operation cannot be performed with running replication "
        "threads", NULL, "START REPLICA failed: server error 3081"},
-      {0, "8.0.36", 7, 0, NULL, U1 ":1-90|1|10.11.19-MariaDB|ON", "--engine mariadb"},
-      {0, "8.0.36", 10, 0, NULL, "No|Yes|13114|Got fatal error 1236 from source when reading "
+      {0, "8.0.36", 7, 0, NULL, "10.11.19-MariaDB-log", "--engine mariadb"},
+      {0, "8.0.36", 8, 0, NULL, U1 ":1-90|1|OFF_PERMISSIVE", "gtid_mode=ON"},
+      {0, "8.0.36", 8, 0, NULL, U1 ":0|1|ON", "unexpected GTID set"},
+      {0, "8.0.36", 11, 0, NULL, "No|Yes|13114|Got fatal error 1236 from source when reading "
        "data from binary log: 'Cannot replicate because the source purged required binary "
        "logs.'|0|", "purged binlogs"},
-      {0, "8.0.36", 10, 0, NULL, "Yes|No|0||1062|Duplicate entry '1' for key 't.PRIMARY'",
+      {0, "8.0.36", 11, 0, NULL, "Yes|No|0||1062|Duplicate entry '1' for key 't.PRIMARY'",
        "stopped applying: error 1062"},
       {1, "8.0.36", 2, 0, NULL, "|", "not a Group Replication member"},
       {1, "8.0.36", 7, 1227, "Access denied; you need (at least one of) the SUPER privilege(s)",
