@@ -85,7 +85,8 @@ int engine__my_exec(struct engine__my *s, const char *sql, const char *what, uns
  * name (SQL NULL as ""); *out_found is 0 when there was no row. */
 int engine__my_row(struct engine__my *s, const char *sql, const char *what,
                    struct engine_kvset *out, int *out_found, char *err);
-/* The first column of the first row into out (cap; "" for NULL or none). */
+/* The first column of the first row into out (cap; "" for NULL or none);
+ * SM_ETOOBIG when it does not fit (never truncated). */
 int engine__my_value(struct engine__my *s, const char *sql, const char *what, char *out,
                      size_t cap, char *err);
 

@@ -236,12 +236,17 @@ int engine__my_value(struct engine__my *s, const char *sql, const char *what, ch
   size_t n;
   const char *const *names;
   const char *const *values;
-  int first = 1;
+  int first = 1, rc = 0;
   while (s->lib->fetch(s->h, &n, &names, &values) == 1) {
     if (first && n > 0 && values[0] != NULL) {
-      snprintf(out, cap, "%s", values[0]);
+      if (strlen(values[0]) >= cap) {
+        engine__err(err, "%s: the server's answer is longer than %zu bytes", what, cap - 1);
+        rc = SM_ETOOBIG;
+      } else {
+        memcpy(out, values[0], strlen(values[0]) + 1);
+      }
     }
     first = 0;
   }
-  return 0;
+  return rc;
 }
