@@ -27,6 +27,21 @@ int engine__write_client_cnf(const char *path, const struct engine_conn *c, char
 /* 1 while the child (or any process) pid runs; reaps an exited child. */
 int engine__pid_alive(pid_t pid);
 
+/* Monotonic clock and sleeping, for the engines' wait loops. */
+void engine__sleep_ms(long ms);
+double engine__now_s(void);
+/* Runs the user's --start-command (sh -c) with SEEDMESH_DATADIR,
+ * SEEDMESH_SERVER_ID, SEEDMESH_SOCKET and SEEDMESH_PORT set. */
+int engine__run_start_command(const struct engine_start_options *o, const char *socket,
+                              char *err);
+/* The local facts (local_facts) against a snapshot's (compat). */
+int engine__check_local(int (*local_facts)(const struct engine_local *, struct engine_kvset *,
+                                           char *),
+                        int (*compat)(const struct engine_kvset *, const struct engine_kvset *,
+                                      char *),
+                        const struct engine_kvset *facts, const struct engine_local *local,
+                        char *err);
+
 /* Runs argv and captures up to cap-1 bytes of its stdout into out. */
 int engine__capture(char *const argv[], char *out, size_t cap, int *out_status);
 

@@ -12,17 +12,6 @@
 
 #include "common/common.h"
 
-static void sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int server_version(struct engine__my *s, struct engine_mysql_version *v, char *err) {
   char ver[160];
   int rc = engine__my_value(s, "SELECT @@version", "reading the new server's version", ver,
@@ -172,7 +161,7 @@ static int mysql_join(const struct engine_server *srv, const struct engine_join_
 }
 
 static int wait_group(struct engine__my *s, unsigned timeout_s, char *out_gtid, char *err) {
-  double start = now_s();
+  double start = engine__now_s();
   char state[64] = "";
   for (;;) {
     int rc = engine__my_value(s, "SELECT MEMBER_STATE FROM performance_schema."
@@ -191,12 +180,12 @@ static int wait_group(struct engine__my *s, unsigned timeout_s, char *out_gtid, 
                   "do: see its error log)", state[0] ? state : "not in the group");
       return SM_EENGINE;
     }
-    if (now_s() - start > timeout_s) {
+    if (engine__now_s() - start > timeout_s) {
       engine__err(err, "the member is still %s after %u s (distributed recovery is applying "
                   "the group's binlogs: raise --timeout)", state, timeout_s);
       return SM_ETIMEOUT;
     }
-    sleep_ms(500);
+    engine__sleep_ms(500);
   }
 }
 
@@ -244,7 +233,7 @@ static int wait_async(struct engine__my *s, const struct engine_join_options *o,
   snprintf(sql, 2 * ENGINE_VALUE_MAX + 64, "SELECT WAIT_FOR_EXECUTED_GTID_SET(");
   engine_sql_quote(sql, 2 * ENGINE_VALUE_MAX + 64, target);
   strcat(sql, ", 1)");
-  double start = now_s(), io_bad_since = 0;
+  double start = engine__now_s(), io_bad_since = 0;
   for (;;) {
     char v1[16], msg[400];
     unsigned io = 0;
@@ -253,8 +242,8 @@ static int wait_async(struct engine__my *s, const struct engine_join_options *o,
       break;
     }
     if (io != 0) {
-      io_bad_since = io_bad_since == 0 ? now_s() : io_bad_since;
-      if (io == 13114 || io == 1236 || now_s() - io_bad_since > 20) {
+      io_bad_since = io_bad_since == 0 ? engine__now_s() : io_bad_since;
+      if (io == 13114 || io == 1236 || engine__now_s() - io_bad_since > 20) {
         engine__err(err, "replication cannot read from %s:%u: error %u: %.250s%s",
                     o->source_host, o->source_port, io, msg,
                     io == 13114 || io == 1236 ? " (the source purged binlogs the snapshot "
@@ -269,7 +258,7 @@ static int wait_async(struct engine__my *s, const struct engine_join_options *o,
     if (rc < 0 || strcmp(v1, "0") == 0) {
       break;
     }
-    if (now_s() - start > timeout_s) {
+    if (engine__now_s() - start > timeout_s) {
       engine__err(err, "not caught up after %u s with the source's '%.200s'", timeout_s, target);
       rc = SM_ETIMEOUT;
       break;

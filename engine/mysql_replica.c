@@ -18,17 +18,6 @@
 
 #include "common/common.h"
 
-static void sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* The *.so files of the first plugin directory found next to the binary
  * (or the distribution defaults), comma-separated into out (cap). 0 when a
  * directory was read, SM_ENOTFOUND when none exists. */
@@ -97,14 +86,7 @@ int engine_mysql_local_facts(const struct engine_local *local, struct engine_kvs
 
 int engine__mysql_check(const struct engine_kvset *facts, const struct engine_local *local,
                        char *err) {
-  struct engine_kvset mine;
-  engine_kvset_init(&mine);
-  int rc = engine_mysql_local_facts(local, &mine, err);
-  if (rc == 0) {
-    rc = engine_mysql_compat(facts, &mine, err);
-  }
-  engine_kvset_cleanup(&mine);
-  return rc;
+  return engine__check_local(engine_mysql_local_facts, engine_mysql_compat, facts, local, err);
 }
 
 /* Crash recovery applies the redo when mysqld starts; here only the
@@ -211,24 +193,6 @@ static int spawn_mysqld(const struct engine_start_options *o, const struct engin
   return rc;
 }
 
-static int run_start_command(const struct engine_start_options *o, const char *sock, char *err) {
-  char id[32], port[32];
-  snprintf(id, sizeof(id), "%u", o->server_id);
-  snprintf(port, sizeof(port), "%u", o->port);
-  setenv("SEEDMESH_DATADIR", o->datadir, 1);
-  setenv("SEEDMESH_SERVER_ID", id, 1);
-  setenv("SEEDMESH_SOCKET", sock, 1);
-  setenv("SEEDMESH_PORT", port, 1);
-  char *argv[] = {(char *)"/bin/sh", (char *)"-c", (char *)o->start_command, NULL};
-  int status = -1;
-  int rc = engine__run(argv, NULL, &status);
-  if (rc < 0 || status != 0) {
-    engine__err(err, "the start command failed (exit %d): %s", status, o->start_command);
-    return SM_EENGINE;
-  }
-  return 0;
-}
-
 int engine__mysql_start(const struct engine_start_options *o, struct engine_server *out, char *err) {
   memset(out, 0, sizeof(*out));
   if (o->socket != NULL) {
@@ -252,7 +216,7 @@ int engine__mysql_start(const struct engine_start_options *o, struct engine_serv
   engine_kvset_init(&coords);
   int rc = read_tree_facts(o->datadir, &facts, &coords, err);
   if (rc == 0) {
-    rc = o->start_command != NULL ? run_start_command(o, out->socket, err)
+    rc = o->start_command != NULL ? engine__run_start_command(o, out->socket, err)
                                   : spawn_mysqld(o, &facts, out->socket, log, &out->pid, err);
   }
   engine_kvset_cleanup(&facts);
@@ -261,7 +225,7 @@ int engine__mysql_start(const struct engine_start_options *o, struct engine_serv
     return rc;
   }
   unsigned limit = o->timeout_s ? o->timeout_s : 120;
-  double deadline = now_s() + limit;
+  double deadline = engine__now_s() + limit;
   for (;;) {
     struct engine__my s = {0};
     char cerr[ENGINE_ERR_MAX];
@@ -282,12 +246,12 @@ int engine__mysql_start(const struct engine_start_options *o, struct engine_serv
       out->pid = 0;
       return SM_EENGINE;
     }
-    if (now_s() > deadline) {
+    if (engine__now_s() > deadline) {
       engine__err(err, "mysqld did not answer on %s within %u s (crash recovery of a large redo "
                   "takes a while: raise --timeout; log: %s)", out->socket, limit, log);
       return SM_ETIMEOUT;
     }
-    sleep_ms(300);
+    engine__sleep_ms(300);
   }
 }
 
