@@ -80,7 +80,7 @@ void engine_snapshot_cleanup(struct engine_snapshot *s);
 
 /* What the recipient host runs. */
 struct engine_local {
-  const char *server_binary;  /* NULL: "mariadbd" from PATH */
+  const char *server_binary;  /* NULL: the engine's ("mariadbd", "mysqld") from PATH */
   const char *backup_tool;    /* NULL: "mariadb-backup" from PATH */
 };
 
@@ -88,8 +88,8 @@ struct engine_start_options {
   const char *datadir;
   uint32_t server_id;
   unsigned port;              /* 0: no TCP (--skip-networking) */
-  const char *socket;         /* NULL: DATADIR/mariadbd.sock */
-  const char *server_binary;  /* NULL: "mariadbd" */
+  const char *socket;         /* NULL: DATADIR/mariadbd.sock (mysql: mysqld.sock) */
+  const char *server_binary;  /* NULL: "mariadbd" (mysql: "mysqld") */
   const char *start_command;  /* NULL: supervise the server binary ourselves */
   const char *log_path;       /* server error log; NULL: DATADIR/mariadbd.err */
   unsigned timeout_s;         /* how long to wait for it to answer; 0: 120 */
