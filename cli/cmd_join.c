@@ -25,30 +25,42 @@
 
 static void join_usage(FILE *out) {
   fprintf(out,
-          "usage: seedmesh join --engine mariadb --control SOCK --target DATADIR\n"
+          "usage: seedmesh join --engine mariadb|mysql --control SOCK --target DATADIR\n"
           "         --source-host H --source-port P --replication-user U\n"
           "         --replication-password-file F [--manifest ID|latest]\n"
           "         [--server-id N] [--port P] [--socket PATH] [--replace]\n"
-          "         [--mariadbd PATH | --start-command CMD] [--backup-tool PATH]\n"
-          "         [--local-user U] [--local-password-file F] [--timeout SECONDS]\n"
-          "         [--quiet] [--json]\n\n"
+          "         [--mariadbd PATH | --mysqld PATH | --start-command CMD]\n"
+          "         [--backup-tool PATH] [--local-user U] [--local-password-file F]\n"
+          "         [--group-replication --group-local-address HOST:PORT\n"
+          "          [--group-seeds LIST]] [--timeout SECONDS] [--quiet] [--json]\n\n"
           "Makes DATADIR a running replica of the source: the node behind SOCK fetches the\n"
           "snapshot (from the donor and its peers) into DATADIR.seedmesh-fetched; then the\n"
-          "snapshot is checked against the local mariadbd, prepared (mariadb-backup\n"
-          "--prepare), renamed into DATADIR, started with a unique server_id, pointed at the\n"
-          "source from the snapshot's GTID position, and followed until it has caught up.\n"
+          "snapshot is checked against the local server binary, prepared (MariaDB:\n"
+          "mariadb-backup --prepare; MySQL: crash recovery when mysqld starts), renamed into\n"
+          "DATADIR, started with a unique server_id, pointed at the source from the\n"
+          "snapshot's GTID position, and followed until it has caught up.\n"
           "Stages are reported on stderr: FETCH CHECK PREPARE PLACE START JOIN CAUGHT_UP.\n\n"
+          "  --engine mariadb     MariaDB 10.11 (docs/mariadb.md)\n"
+          "  --engine mysql       MySQL 8.0.17+ from a clone snapshot (docs/mysql.md); async\n"
+          "                       replication with GTID auto-position by default\n"
           "  --replace            DATADIR may hold an old datadir: it is renamed to\n"
           "                       DATADIR.seedmesh-old (never deleted); without it, DATADIR\n"
           "                       must be missing or empty\n"
           "  --server-id N        default: derived from the node key, DATADIR and port\n"
           "  --port P             TCP port of the new server (default: socket only)\n"
-          "  --socket PATH        its socket (default DATADIR/mariadbd.sock)\n"
+          "  --socket PATH        its socket (default DATADIR/mariadbd.sock or mysqld.sock)\n"
+          "  --mysqld PATH        the mysqld binary for --engine mysql (default: from PATH)\n"
           "  --start-command CMD  start the server yourself (sh -c CMD, with SEEDMESH_DATADIR,\n"
           "                       SEEDMESH_SERVER_ID, SEEDMESH_SOCKET, SEEDMESH_PORT set); it\n"
           "                       must listen on --socket\n"
           "  --local-user U       account on the new server (a copy of the donor's accounts;\n"
           "                       default root with --local-password-file or no password)\n"
+          "  --group-replication  mysql: join the Group Replication group the source is an\n"
+          "                       ONLINE member of, instead of replicating from it; the\n"
+          "                       replication user is the group's recovery account\n"
+          "  --group-local-address HOST:PORT  this member's group communication address\n"
+          "  --group-seeds LIST   group_replication_group_seeds (default: the source's own\n"
+          "                       group_replication_local_address)\n"
           "  --timeout SECONDS    how long to wait for CAUGHT_UP (default 600)\n\n"
           "example:\n"
           "  seedmesh join --engine mariadb --control /var/lib/seedmesh/control.sock \\\n"
@@ -286,6 +298,10 @@ static int parse_args(int argc, char **argv, struct join_args *a) {
       {"port", required_argument, NULL, 'p'},
       {"socket", required_argument, NULL, 'S'},
       {"mariadbd", required_argument, NULL, 'M'},
+      {"mysqld", required_argument, NULL, 'M'},
+      {"group-replication", no_argument, NULL, 'G'},
+      {"group-local-address", required_argument, NULL, 'L'},
+      {"group-seeds", required_argument, NULL, 'D'},
       {"backup-tool", required_argument, NULL, 'B'},
       {"start-command", required_argument, NULL, 'C'},
       {"local-user", required_argument, NULL, 'U'},
@@ -335,6 +351,9 @@ static int parse_args(int argc, char **argv, struct join_args *a) {
       break;
     case 'S': a->socket = optarg; break;
     case 'M': a->mariadbd = optarg; break;
+    case 'G': a->jo.group_replication = 1; break;
+    case 'L': a->jo.group_local_address = optarg; break;
+    case 'D': a->jo.group_seeds = optarg; break;
     case 'B': a->backup_tool = optarg; break;
     case 'C': a->start_command = optarg; break;
     case 'U': a->local_user = optarg; break;
@@ -350,7 +369,7 @@ static int parse_args(int argc, char **argv, struct join_args *a) {
     case 'j': a->json = 1; break;
     case 'h': join_usage(stdout); return -1;
     default:
-      return cli_fail(CLI_EXIT_USAGE, "join", "unknown option (see seedmesh join --help)");
+      return cli_fail_option("join", argv);
     }
   }
   if (optind != argc) {
@@ -392,16 +411,34 @@ int cli_cmd_join(int argc, char **argv) {
     return prc < 0 ? CLI_EXIT_OK : prc;
   }
   const struct engine_ops *ops = a.engine ? engine_find(a.engine) : NULL;
-  if (ops == NULL || strcmp(a.engine, "mariadb") != 0) {
-    return cli_fail(CLI_EXIT_USAGE, "join", "--engine mariadb is required (this build joins "
-                    "MariaDB replicas; for a plain tree use seedmesh fetch)");
+  if (ops == NULL || ops == engine_find("dir")) {
+    return cli_fail(CLI_EXIT_USAGE, "join", "--engine %s does not start a server (use --engine "
+                    "mariadb or mysql; for a plain tree use seedmesh fetch)", a.engine ? a.engine : "");
   }
+  const int needs_source = (ops->flags & ENGINE_JOIN_NEEDS_SOURCE) != 0;
   a.control = cli_control_path(a.control);
-  if (a.control == NULL || a.target == NULL || a.jo.source_host == NULL ||
-      a.jo.source_port == 0 || a.jo.user == NULL || a.repl_password_file == NULL) {
+  if (a.control == NULL || a.target == NULL) {
+    return cli_fail(CLI_EXIT_USAGE, "join", "--control and --target are required");
+  }
+  if (needs_source && (a.jo.source_host == NULL || a.jo.source_port == 0 || a.jo.user == NULL ||
+                       a.repl_password_file == NULL)) {
     return cli_fail(CLI_EXIT_USAGE, "join",
-                    "--control, --target, --source-host, --source-port, --replication-user and "
-                    "--replication-password-file are all required");
+                    "--engine %s replicates from a source: --source-host, --source-port, "
+                    "--replication-user and --replication-password-file are all required",
+                    ops->name);
+  }
+  if ((a.jo.group_replication || a.jo.group_local_address || a.jo.group_seeds) &&
+      strcmp(ops->name, "mysql") != 0) {
+    return cli_fail(CLI_EXIT_USAGE, "join", "--group-replication and --group-* are for --engine "
+                    "mysql (a Galera node joins its cluster through the galera engine)");
+  }
+  if (a.jo.group_replication && a.jo.group_local_address == NULL) {
+    return cli_fail(CLI_EXIT_USAGE, "join", "--group-replication needs --group-local-address "
+                    "HOST:PORT (this member's group communication address)");
+  }
+  if (!a.jo.group_replication && (a.jo.group_local_address || a.jo.group_seeds)) {
+    return cli_fail(CLI_EXIT_USAGE, "join", "--group-local-address and --group-seeds only apply "
+                    "with --group-replication");
   }
   uint8_t idbuf[32];
   if (strcmp(a.manifest, "latest") != 0 &&
@@ -441,7 +478,7 @@ int cli_cmd_join(int argc, char **argv) {
   /* ---- pre-flight: everything checkable before anything is written */
   struct engine_kvset localf;
   engine_kvset_init(&localf);
-  int rc = engine_mariadb_local_facts(&local, &localf, eerr);
+  int rc = ops->local_facts ? ops->local_facts(&local, &localf, eerr) : 0;
   engine_kvset_cleanup(&localf);
   if (rc < 0) {
     return cli_fail(CLI_EXIT_FAILURE, "join", "%s", eerr);
@@ -463,8 +500,8 @@ int cli_cmd_join(int argc, char **argv) {
   if (sm_fs_mkdir_p(parent, 0755) < 0 || access(parent, W_OK) != 0) {
     return cli_fail(CLI_EXIT_FAILURE, "join", "cannot write in %s: %s", parent, strerror(errno));
   }
-  char password[1025];
-  if (engine_password_read(a.repl_password_file, password, eerr) < 0) {
+  char password[1025] = "";
+  if (a.repl_password_file != NULL && engine_password_read(a.repl_password_file, password, eerr) < 0) {
     return cli_fail(CLI_EXIT_FAILURE, "join", "%s", eerr);
   }
   a.jo.password = password;
@@ -473,19 +510,20 @@ int cli_cmd_join(int argc, char **argv) {
   struct engine_kvset facts, coords;
   engine_kvset_init(&facts);
   engine_kvset_init(&coords);
-  struct engine_binlog_info *bi = sm_calloc(1, sizeof(*bi));
+  char *position = sm_malloc(ENGINE_VALUE_MAX + 1);
   int fd = -1;
   int exit_code = CLI_EXIT_FAILURE;
   char manifest_hex[65] = "";
   char old_kept[PATH_MAX + 32] = "";
   struct engine_server srv;
   memset(&srv, 0, sizeof(srv));
-  if (gtid_now == NULL || gtid_done == NULL || bi == NULL) {
+  if (gtid_now == NULL || gtid_done == NULL || position == NULL) {
     cli_fail(CLI_EXIT_FAILURE, "join", "out of memory");
     goto out;
   }
   uint32_t source_id = 0;
-  if (engine_mariadb_probe_source(&a.jo, gtid_now, &source_id, eerr) < 0) {
+  gtid_now[0] = position[0] = '\0';
+  if (ops->probe != NULL && ops->probe(&a.jo, gtid_now, &source_id, eerr) < 0) {
     cli_fail(CLI_EXIT_FAILURE, "join", "%s; nothing was changed", eerr);
     goto out;
   }
@@ -540,23 +578,11 @@ int cli_cmd_join(int argc, char **argv) {
   }
   if (rc < 0) {
     cli_fail(CLI_EXIT_FAILURE, "join", "%s/%s is missing or malformed (%s): not a snapshot taken "
-             "with --engine mariadb", fetched, ENGINE_FACTS_FILE, sm_strerror(rc));
+             "with --engine %s", fetched, ENGINE_FACTS_FILE, sm_strerror(rc), ops->name);
     goto out;
   }
-  rc = read_tree_file(fetched, "xtrabackup_binlog_info", &buf, &len);
-  if (rc == 0) {
-    rc = engine_parse_binlog_info(buf, len, bi);
-    sm_free(buf);
-  }
-  if (rc < 0) {
-    cli_fail(CLI_EXIT_FAILURE, "join", "%s/xtrabackup_binlog_info is missing or malformed: the "
-             "snapshot has no replication coordinates", fetched);
-    goto out;
-  }
-  const char *fgtid = engine_kvset_get(&coords, "gtid_binlog_pos");
-  if (fgtid != NULL && strcmp(fgtid, bi->gtid) != 0) {
-    cli_fail(CLI_EXIT_FAILURE, "join", "the snapshot's coordinates disagree (%s vs %s)", fgtid,
-             bi->gtid);
+  if (ops->position != NULL && ops->position(fetched, &coords, position, eerr) < 0) {
+    cli_fail(CLI_EXIT_FAILURE, "join", "%s", eerr);
     goto out;
   }
   if (ops->check(&facts, &local, eerr) < 0) {
@@ -578,8 +604,9 @@ int cli_cmd_join(int argc, char **argv) {
     }
   }
   char detail[600];
-  snprintf(detail, sizeof(detail), "MariaDB %.100s, GTID %.400s", engine_kvset_get(&facts, "version"),
-           bi->gtid[0] ? bi->gtid : "(empty)");
+  const char *version = engine_kvset_get(&facts, "version");
+  snprintf(detail, sizeof(detail), "%s %.100s, position %.400s", ops->label,
+           version ? version : "(version unknown)", position[0] ? position : "(empty)");
   stage_end(&c, ST_CHECK, detail);
 
   /* ---- PREPARE: redo applied in place, in the fetched tree */
@@ -635,14 +662,18 @@ int cli_cmd_join(int argc, char **argv) {
 
   /* ---- JOIN */
   stage_begin(&c, ST_JOIN);
-  a.jo.gtid = bi->gtid;
+  a.jo.gtid = position;
   if (ops->join(&srv, &a.jo, eerr) < 0) {
     cli_fail(CLI_EXIT_FAILURE, "join", "%s (the server keeps running, pid %ld)", eerr,
              (long)srv.pid);
     goto out;
   }
-  snprintf(detail, sizeof(detail), "replicating from %.100s:%u at %.400s", a.jo.source_host,
-           a.jo.source_port, bi->gtid[0] ? bi->gtid : "(empty GTID)");
+  if (needs_source) {
+    snprintf(detail, sizeof(detail), "replicating from %.100s:%u at %.400s", a.jo.source_host,
+             a.jo.source_port, position[0] ? position : "(empty GTID)");
+  } else {
+    snprintf(detail, sizeof(detail), "joined at %.400s", position[0] ? position : "(empty)");
+  }
   stage_end(&c, ST_JOIN, detail);
 
   /* ---- CAUGHT_UP */
@@ -655,11 +686,14 @@ int cli_cmd_join(int argc, char **argv) {
   snprintf(detail, sizeof(detail), "at %.500s", gtid_done[0] ? gtid_done : "(empty GTID)");
   stage_end(&c, ST_CAUGHT_UP, detail);
   if (a.json) {
-    print_json(&a, &c, datadir, manifest_hex, &srv, bi->gtid, gtid_done, old_kept);
-  } else {
+    print_json(&a, &c, datadir, manifest_hex, &srv, position, gtid_done, old_kept);
+  } else if (needs_source) {
     printf("%s is a replica of %s:%u (server_id %u, pid %ld), caught up at %s\n", datadir,
            a.jo.source_host, a.jo.source_port, server_id, (long)srv.pid,
            gtid_done[0] ? gtid_done : "(empty GTID)");
+  } else {
+    printf("%s joined as a %s node (server_id %u, pid %ld), caught up at %s\n", datadir,
+           ops->label, server_id, (long)srv.pid, gtid_done[0] ? gtid_done : "(empty)");
   }
   exit_code = CLI_EXIT_OK;
 out:
@@ -675,7 +709,7 @@ out:
   sodium_memzero(password, sizeof(password));
   engine_kvset_cleanup(&facts);
   engine_kvset_cleanup(&coords);
-  sm_free(bi);
+  sm_free(position);
   sm_free(gtid_now);
   sm_free(gtid_done);
   return exit_code;

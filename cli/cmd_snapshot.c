@@ -15,7 +15,7 @@
 static void snapshot_usage(FILE *out) {
   fprintf(out,
           "usage: seedmesh snapshot --engine dir --source DIR --out STORE --key FILE\n"
-          "       seedmesh snapshot --engine mariadb (--socket S | --host H --port P)\n"
+          "       seedmesh snapshot --engine mariadb|mysql (--socket S | --host H --port P)\n"
           "                         [--user U] [--password-file F | --defaults-file F]\n"
           "                         --out STORE --key FILE\n"
           "                         [--chunk-size SIZE] [--level N] [--threads N] [--json]\n\n"
@@ -27,6 +27,11 @@ static void snapshot_usage(FILE *out) {
           "                     keeps taking writes; facts and GTID coordinates go into the\n"
           "                     manifest (docs/mariadb.md). Credentials never go on a command\n"
           "                     line: --password-file (first line, mode 0600) or --defaults-file\n"
+          "  --engine mysql     a running MySQL 8.0.17+ server with the clone plugin, copied\n"
+          "                     with CLONE LOCAL DATA DIRECTORY into the store while it keeps\n"
+          "                     taking writes (BACKUP_ADMIN); clone_status coordinates and the\n"
+          "                     facts clone compares go into the manifest (docs/mysql.md).\n"
+          "                     Run it on the donor's host as root or the server's user\n"
           "  --backup-tool PATH mariadb-backup to use (default: from PATH)\n"
           "  --galera-info      record the Galera position too (on a Galera node)\n"
           "  --chunk-size SIZE  power of two from 16K to 64M\n"
@@ -135,7 +140,7 @@ int cli_cmd_snapshot(int argc, char **argv) {
     case 'g': eo.galera = 1; break;
     case 'h': snapshot_usage(stdout); return CLI_EXIT_OK;
     default:
-      return cli_fail(CLI_EXIT_USAGE, "snapshot", "unknown option (see seedmesh snapshot --help)");
+      return cli_fail_option("snapshot", argv);
     }
   }
   if (optind != argc) {
@@ -144,7 +149,7 @@ int cli_cmd_snapshot(int argc, char **argv) {
   const struct engine_ops *ops = engine_find(engine);
   if (ops == NULL) {
     return cli_fail(CLI_EXIT_USAGE, "snapshot",
-                    "unknown --engine '%s': this build supports 'dir' and 'mariadb'", engine);
+                    "unknown --engine '%s': this build supports 'dir', 'mariadb' and 'mysql'", engine);
   }
   int is_dir = strcmp(engine, "dir") == 0;
   if (store == NULL || key_path == NULL || (is_dir && source == NULL)) {
@@ -174,7 +179,8 @@ int cli_cmd_snapshot(int argc, char **argv) {
   engine_snapshot_init(&snap);
   char eerr[ENGINE_ERR_MAX] = "";
   if (!is_dir && !json && isatty(STDERR_FILENO)) {
-    fprintf(stderr, "seedmesh snapshot: SNAPSHOT running mariadb-backup...\n");
+    fprintf(stderr, "seedmesh snapshot: SNAPSHOT running %s...\n",
+            strcmp(engine, "mysql") == 0 ? "CLONE LOCAL DATA DIRECTORY" : "mariadb-backup");
   }
   int erc = ops->snapshot(&eo, &snap, eerr);
   if (erc < 0) {
