@@ -25,8 +25,8 @@ size_mb=${1:-128}
 runs=${2:-1}
 export PATH="$PATH:/usr/sbin"
 PROVIDER=/usr/lib/galera/libgalera_smm.so
-cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build-release -j2 --target seedmesh >/dev/null
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null || exit 1
+cmake --build build-release -j2 --target seedmesh >/dev/null || exit 1
 SM=$SRC_DIR/build-release/cli/seedmesh
 WORK=$(mktemp -d /tmp/sm-bench-galera.XXXXXX)
 base=41000

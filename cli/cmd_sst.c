@@ -279,6 +279,10 @@ static int fetch(const struct sst_args *a, const char *manifest, const char *tar
   msgpack_zone zone;
   msgpack_object ans;
   uint8_t *buf = NULL;
+  if (strlen(target) >= sizeof(req.target)) {
+    snprintf(err, err_size, "the datadir path is too long");
+    return -1;
+  }
   int fd = cli_control_connect(a->control, err, err_size);
   if (fd < 0) {
     return -1;
@@ -286,7 +290,7 @@ static int fetch(const struct sst_args *a, const char *manifest, const char *tar
   memset(&req, 0, sizeof(req));
   req.op = NODE_CONTROL_FETCH;
   snprintf(req.manifest, sizeof(req.manifest), "%s", manifest);
-  snprintf(req.target, sizeof(req.target), "%s", target);
+  memcpy(req.target, target, strlen(target) + 1);
   msgpack_zone_init(&zone, 4096);
   int rc = cli_control_call(fd, &req, &zone, &ans, &buf, err, err_size);
   sm_free(buf);
