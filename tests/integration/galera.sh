@@ -6,7 +6,9 @@
 #   mode sst:  the joiners run wsrep_sst_method=seedmesh: Galera drives the
 #              joins, `seedmesh sst` serves them from the swarm.
 #   mode join: `seedmesh join --engine galera` seeds each datadir before
-#              mariadbd starts; the nodes join by IST only.
+#              mariadbd starts; the nodes join by IST only. (Skipped while
+#              the engine-generic join does not exist; the flags used here
+#              are a draft.)
 # Both: all four reach Synced with wsrep_cluster_size=4; after the writes
 # stop CHECKSUM TABLE agrees on every node; once the donor's gcache has been
 # overrun the snapshot is refused with one clear line.
@@ -25,6 +27,11 @@ for b in mariadbd mariadb-backup mariadb-install-db sysbench; do
   fi
 done
 [ -r "$PROVIDER" ] || { echo "SKIP: $PROVIDER is missing (apt-get install galera-4)"; exit 77; }
+probe=$("$SM" join --engine galera --no-config 2>&1)
+if [ "$MODE" = join ] && [[ "$probe" == *"--engine galera"* ]]; then
+  echo "SKIP: this build has no 'seedmesh join --engine galera' yet (docs/galera.md)"
+  exit 77
+fi
 
 cd "$WORK"
 base=$((20000 + ($$ % 400) * 25))
@@ -45,7 +52,7 @@ cleanup_all() {
 }
 trap 'cleanup_all; [ "${KEEP_WORK:-0}" = 1 ] || rm -rf "$WORK"' EXIT
 
-. "$(dirname "$0")/galera_lib.sh"
+. "$SRC_DIR/tests/integration/galera_lib.sh"
 
 # ---- the bootstrap node with data under write load
 GCACHE=48M
@@ -143,7 +150,8 @@ check "the checksums are real: $TABLES non-empty rows" \
   test "$(awk '$2 > 0' sum.g0 | wc -l)" -eq $TABLES
 for i in 1 2 3; do
   q $i "CHECKSUM TABLE $tables" >sum.g$i
-  check "g$i: CHECKSUM TABLE of all $TABLES sbtest tables equals g0's" cmp -s sum.g0 sum.g$i
+  check "g$i: CHECKSUM TABLE of all $TABLES sbtest tables equals g0's" \
+    bash -c "[ \$(wc -l <sum.g$i) -eq $TABLES ] && cmp -s sum.g0 sum.g$i"
 done
 check "writes went on after the snapshot (snapshot $snap_seqno, cluster at $last)" \
   test "$last" -gt "$snap_seqno"
