@@ -44,6 +44,36 @@ static void snapshot_usage(FILE *out) {
           "      --password-file /etc/seedmesh/backup.pw --out /srv/snap --key donor.key\n");
 }
 
+int cli_snapshot_store(const struct engine_snapshot *snap, const char *store,
+                       const struct sm_identity *key, uint32_t chunk_size, int level, int threads,
+                       struct cli_progress *progress, struct chunkstore_manifest **out_m,
+                       struct chunkstore_snapshot_stats *stats, char *bad_path) {
+  struct chunkstore_kv facts[ENGINE_KV_MAX], coords[ENGINE_KV_MAX];
+  for (size_t i = 0; i < snap->facts.n; i++) {
+    memcpy(facts[i].key, snap->facts.kv[i].key, sizeof(facts[i].key));
+    facts[i].value = snap->facts.kv[i].value;
+  }
+  for (size_t i = 0; i < snap->coords.n; i++) {
+    memcpy(coords[i].key, snap->coords.kv[i].key, sizeof(coords[i].key));
+    coords[i].value = snap->coords.kv[i].value;
+  }
+  struct chunkstore_snapshot_options opt;
+  memset(&opt, 0, sizeof(opt));
+  opt.source = snap->dir;
+  opt.facts = facts;
+  opt.n_facts = snap->facts.n;
+  opt.coords = coords;
+  opt.n_coords = snap->coords.n;
+  opt.store = store;
+  opt.chunk_size = chunk_size;
+  opt.zstd_level = level;
+  opt.threads = threads;
+  opt.key = key;
+  opt.progress = cli_progress_update;
+  opt.progress_arg = progress;
+  return chunkstore_snapshot(&opt, out_m, stats, bad_path);
+}
+
 int cli_cmd_snapshot(int argc, char **argv) {
   static const struct option options[] = {
       {"engine", required_argument, NULL, 'e'}, {"source", required_argument, NULL, 's'},
@@ -158,35 +188,13 @@ int cli_cmd_snapshot(int argc, char **argv) {
     sm_identity_cleanup(&key);
     return cli_fail(CLI_EXIT_FAILURE, "snapshot", "%s", eerr);
   }
-  struct chunkstore_kv facts[ENGINE_KV_MAX], coords[ENGINE_KV_MAX];
-  for (size_t i = 0; i < snap.facts.n; i++) {
-    memcpy(facts[i].key, snap.facts.kv[i].key, sizeof(facts[i].key));
-    facts[i].value = snap.facts.kv[i].value;
-  }
-  for (size_t i = 0; i < snap.coords.n; i++) {
-    memcpy(coords[i].key, snap.coords.kv[i].key, sizeof(coords[i].key));
-    coords[i].value = snap.coords.kv[i].value;
-  }
-  struct chunkstore_snapshot_options opt;
-  memset(&opt, 0, sizeof(opt));
-  opt.source = snap.dir;
-  opt.facts = facts;
-  opt.n_facts = snap.facts.n;
-  opt.coords = coords;
-  opt.n_coords = snap.coords.n;
-  opt.store = store;
-  opt.chunk_size = (uint32_t)chunk_size;
-  opt.zstd_level = level;
-  opt.threads = threads;
-  opt.key = &key;
   struct cli_progress progress;
   cli_progress_init(&progress, "snapshot", json);
-  opt.progress = cli_progress_update;
-  opt.progress_arg = &progress;
   struct chunkstore_manifest *m = NULL;
   struct chunkstore_snapshot_stats stats;
   char bad_path[CHUNKSTORE_PATH_MAX + 1] = "";
-  int rc = chunkstore_snapshot(&opt, &m, &stats, bad_path);
+  int rc = cli_snapshot_store(&snap, store, &key, (uint32_t)chunk_size, level, threads, &progress,
+                              &m, &stats, bad_path);
   cli_progress_done(&progress);
   sm_identity_cleanup(&key);
   engine_snapshot_cleanup(&snap); /* removes a temporary backup */

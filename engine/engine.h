@@ -345,5 +345,32 @@ int engine_mysql_explain(unsigned error_no, const char *message, const char *wha
  * default "mysqld") into facts (version, os, machine, plugin_libraries). */
 int engine_mysql_local_facts(const struct engine_local *local, struct engine_kvset *out,
                              char *err);
+/* ------------------------------------------------------------------ Galera
+ * (engine/galera.c, docs/galera.md) */
+/* What a running Galera node can still replay by IST: the write-sets it
+ * holds in its gcache (cached_downto..last_committed) and its state uuid. */
+struct engine_galera_window {
+  int64_t cached_downto;   /* wsrep_local_cached_downto (0 or -1: empty) */
+  int64_t last_committed;  /* wsrep_last_committed */
+  char uuid[64];           /* wsrep_local_state_uuid */
+  int64_t preload_start;   /* first seqno of the last certification-index
+                              preload the node logged (the start of the IST
+                              that follows an SST), or -1 when unknown */
+};
+/* Reads the window over c (password given, else c->password_file). */
+int engine_galera_window(const struct engine_conn *c, const char *password,
+                         struct engine_galera_window *out, char *err);
+/* Finds the last "Cert index preload: A -> B" line in the tail of a mariadbd
+ * error log (len bytes, untrusted) and returns A in *out; SM_ENOTFOUND when
+ * there is none. Pure, bounded. */
+int engine_galera_parse_preload(const uint8_t *buf, size_t len, int64_t *out);
+/* 0 when a node seeded from a snapshot at snap_uuid:snap_seqno can catch up
+ * by IST from a donor with window w; SM_EINCOMPAT with the reason and the
+ * fix (a new snapshot, or the gcache.size needed) otherwise. Pure. */
+int engine_galera_ist_check(const char *snap_uuid, int64_t snap_seqno,
+                            const struct engine_galera_window *w, char *err);
+/* Writes DATADIR/grastate.dat (uuid, seqno, safe_to_bootstrap: 0). */
+int engine_galera_grastate_write(const char *datadir, const char *uuid, int64_t seqno,
+                                 char *err);
 
 #endif
