@@ -28,6 +28,10 @@ int cli_cmd_join(int argc, char **argv);
 /* Prints "seedmesh <cmd>: <message>" on stderr as one line; returns code. */
 int cli_fail(int code, const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The error for getopt_long's '?' (call it right after getopt_long returned
+ * it): names the option, and for one that came from the config file its
+ * FILE:LINE and section. Returns CLI_EXIT_USAGE. */
+int cli_fail_option(const char *cmd, char **argv);
 
 /* Parses "4194304", "4M", "4MiB", "1G" ... into bytes; -1 on bad input. */
 int cli_parse_size(const char *text, uint64_t *out);
@@ -121,6 +125,9 @@ int cli_config_check_sections(const struct cli_config *cfg, const char *sections
 int cli_config_argv(const struct cli_config *cfg, const char *command, const char *common_keys,
                     char ***out_args, int *out_n);
 void cli_config_args_free(char **args, int n);
+/* For an argument made by cli_config_argv (same pointer, not yet freed):
+ * writes "PATH:LINE" into out and returns its entry; NULL otherwise. */
+const struct cli_config_entry *cli_config_origin(const char *arg, char *out, size_t out_size);
 /* True when a flag of this name would carry a secret (a password, not a
  * *-file naming one). */
 int cli_config_key_is_secret(const char *key);

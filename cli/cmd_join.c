@@ -369,7 +369,7 @@ static int parse_args(int argc, char **argv, struct join_args *a) {
     case 'j': a->json = 1; break;
     case 'h': join_usage(stdout); return -1;
     default:
-      return cli_fail(CLI_EXIT_USAGE, "join", "unknown option (see seedmesh join --help)");
+      return cli_fail_option("join", argv);
     }
   }
   if (optind != argc) {

@@ -110,7 +110,7 @@ int cli_cmd_snapshot(int argc, char **argv) {
     case 'g': eo.galera = 1; break;
     case 'h': snapshot_usage(stdout); return CLI_EXIT_OK;
     default:
-      return cli_fail(CLI_EXIT_USAGE, "snapshot", "unknown option (see seedmesh snapshot --help)");
+      return cli_fail_option("snapshot", argv);
     }
   }
   if (optind != argc) {

@@ -165,7 +165,7 @@ int cli_cmd_status(int argc, char **argv) {
     case 'C': cluster = 1; break;
     case 'h': status_usage(stdout); return CLI_EXIT_OK;
     default:
-      return cli_fail(CLI_EXIT_USAGE, "status", "unknown option (see seedmesh status --help)");
+      return cli_fail_option("status", argv);
     }
   }
   control = cli_control_path(control);

@@ -163,7 +163,9 @@ const struct engine_ops *engine_find(const char *name);
 
 /* Reads the first line of a password file (at most 1024 bytes, trailing
  * newline removed) into out (size 1025). The file must not be readable by
- * group or others (SM_EINVAL, with the chmod fix in err). */
+ * group or others (SM_EINVAL, with the chmod fix in err). A path of the form
+ * "env:NAME" reads the environment variable NAME instead (for secrets
+ * handed over by systemd credentials, Kubernetes or a vault agent). */
 int engine_password_read(const char *path, char *out, char *err);
 
 /* Connects to the source with the replication user to check it is reachable;

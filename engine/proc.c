@@ -227,9 +227,41 @@ int engine__write_client_cnf(const char *path, const struct engine_conn *c, char
   return 0;
 }
 
+/* "env:NAME": the secret is the value of the environment variable NAME. */
+static int password_from_env(const char *name, char *out, char *err) {
+  size_t n = strlen(name);
+  int ok = n > 0 && n <= 128 && !(name[0] >= '0' && name[0] <= '9');
+  for (size_t i = 0; ok && i < n; i++) {
+    char c = name[i];
+    ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  }
+  if (!ok) {
+    engine__err(err, "env:%.140s is not a variable name (use env:NAME with letters, digits, _)",
+                name);
+    return SM_EINVAL;
+  }
+  const char *v = getenv(name);
+  if (v == NULL) {
+    engine__err(err, "environment variable %s is not set: export it, or name a password file",
+                name);
+    return SM_EINVAL;
+  }
+  size_t len = strcspn(v, "\r\n");
+  if (len > 1024) {
+    engine__err(err, "environment variable %s is over 1024 bytes", name);
+    return SM_EINVAL;
+  }
+  memcpy(out, v, len);
+  out[len] = '\0';
+  return 0;
+}
+
 int engine_password_read(const char *path, char *out, char *err) {
   struct stat st;
   out[0] = '\0';
+  if (strncmp(path, "env:", 4) == 0) {
+    return password_from_env(path + 4, out, err);
+  }
   if (stat(path, &st) != 0) {
     engine__err(err, "cannot read password file %s: %s", path, strerror(errno));
     return SM_EINVAL;

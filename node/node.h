@@ -27,6 +27,8 @@ struct node_config {
                                     this long (default 1000) */
   int serve_compress_level;      /* zstd level for re-served chunks; 0 raw */
   const char *metrics_listen;    /* "HOST:PORT" for Prometheus, or NULL */
+  int no_super_seed;             /* donor: reveal every chunk to every peer
+                                    (baselines where recipients cannot share) */
 };
 
 /* Sets the defaults documented above (everything else zero/NULL). */

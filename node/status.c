@@ -138,7 +138,12 @@ static void pack_peers(msgpack_packer *pk, const struct node__transfer *t) {
     (ps.flags & SWARM_PEER_DONOR) ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
     pack_u64(pk, "chunks", ps.chunks_have);
     pack_u64(pk, "rate", (uint64_t)(ps.rate_bpms * 1000.0));
-    pack_u64(pk, "rtt_ms", (uint64_t)ps.rtt_ms);
+    sm_mp_pack_cstr(pk, "rtt_ms"); /* null until a round trip was measured */
+    if (ps.rtt_ms < 0.0) {
+      msgpack_pack_nil(pk);
+    } else {
+      msgpack_pack_uint64(pk, (uint64_t)ps.rtt_ms);
+    }
     pack_u64(pk, "down", ps.bytes_down);
     pack_u64(pk, "up", ps.bytes_up);
   }

@@ -274,6 +274,7 @@ static int make_swarm(struct node__transfer *t, enum swarm_role role, const uint
   cfg.max_conns = NODE__MAX_LINKS;
   cfg.linger_max_ms = t->node->cfg->linger_max_ms;
   cfg.linger_idle_ms = t->node->cfg->linger_idle_ms;
+  cfg.donor_protect = !t->node->cfg->no_super_seed;
   uint32_t *sizes = sm_calloc(t->p->count ? t->p->count : 1, sizeof(uint32_t));
   if (sizes == NULL) {
     return SM_ENOMEM;

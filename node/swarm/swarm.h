@@ -261,7 +261,7 @@ struct swarm_peer_stats {
   uint32_t requests_out;       /* our requests in flight to it */
   uint32_t uploads_active, uploads_queued;
   double rate_bpms;            /* smoothed download rate, bytes per ms */
-  double rtt_ms;               /* windowed-min request->first byte */
+  double rtt_ms;               /* windowed-min request->first byte; < 0 unmeasured */
   uint64_t bytes_down, bytes_up;
   int score;                   /* +1 per good chunk, -2 per timeout */
 };
