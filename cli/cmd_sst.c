@@ -279,6 +279,10 @@ static int fetch(const struct sst_args *a, const char *manifest, const char *tar
   msgpack_zone zone;
   msgpack_object ans;
   uint8_t *buf = NULL;
+  if (strlen(target) >= sizeof(req.target)) {
+    snprintf(err, err_size, "the datadir path is too long");
+    return -1;
+  }
   int fd = cli_control_connect(a->control, err, err_size);
   if (fd < 0) {
     return -1;
@@ -286,7 +290,7 @@ static int fetch(const struct sst_args *a, const char *manifest, const char *tar
   memset(&req, 0, sizeof(req));
   req.op = NODE_CONTROL_FETCH;
   snprintf(req.manifest, sizeof(req.manifest), "%s", manifest);
-  snprintf(req.target, sizeof(req.target), "%s", target);
+  memcpy(req.target, target, strlen(target) + 1);
   msgpack_zone_init(&zone, 4096);
   int rc = cli_control_call(fd, &req, &zone, &ans, &buf, err, err_size);
   sm_free(buf);
@@ -390,7 +394,8 @@ static int tree_position(const char *tree, struct engine_kvset *facts,
 }
 
 /* Fetch, check, prepare, swap in; prints the final position. */
-static int joiner_install(const struct sst_args *a, const char *datadir, const char *manifest) {
+static int joiner_install(const struct sst_args *a, const char *datadir, const char *manifest,
+                          const char *nonce) {
   char staging[PATH_MAX + 32], log[PATH_MAX + 32], aside[PATH_MAX + 64];
   char err[1024] = "", eerr[ENGINE_ERR_MAX] = "";
   struct engine_kvset facts;
@@ -399,7 +404,9 @@ static int joiner_install(const struct sst_args *a, const char *datadir, const c
   const struct engine_ops *ops = engine_find("mariadb");
   int rc = CLI_EXIT_FAILURE;
   engine_kvset_init(&facts);
-  snprintf(staging, sizeof(staging), "%s.seedmesh-sst", datadir);
+  /* One staging tree per attempt: the node remembers every fetch by its
+   * target, so a later SST into the same path would find the old one. */
+  snprintf(staging, sizeof(staging), "%s.seedmesh-sst-%.8s", datadir, nonce);
   snprintf(log, sizeof(log), "%s.seedmesh-sst.log", datadir);
   snprintf(aside, sizeof(aside), "%s.seedmesh-old.%ld", datadir, (long)time(NULL));
   if (a->control == NULL) {
@@ -493,7 +500,7 @@ static int joiner(const struct sst_args *a) {
   case CLI_SST_MANIFEST:
     close(lfd);
     lfd = -1;
-    rc = joiner_install(a, datadir, ans.manifest);
+    rc = joiner_install(a, datadir, ans.manifest, nonce);
     break;
   }
 out:

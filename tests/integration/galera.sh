@@ -6,7 +6,9 @@
 #   mode sst:  the joiners run wsrep_sst_method=seedmesh: Galera drives the
 #              joins, `seedmesh sst` serves them from the swarm.
 #   mode join: `seedmesh join --engine galera` seeds each datadir before
-#              mariadbd starts; the nodes join by IST only.
+#              mariadbd starts; the nodes join by IST only. (Skipped while
+#              the engine-generic join does not exist; the flags used here
+#              are a draft.)
 # Both: all four reach Synced with wsrep_cluster_size=4; after the writes
 # stop CHECKSUM TABLE agrees on every node; once the donor's gcache has been
 # overrun the snapshot is refused with one clear line.
@@ -25,6 +27,11 @@ for b in mariadbd mariadb-backup mariadb-install-db sysbench; do
   fi
 done
 [ -r "$PROVIDER" ] || { echo "SKIP: $PROVIDER is missing (apt-get install galera-4)"; exit 77; }
+probe=$("$SM" join --engine galera --no-config 2>&1)
+if [ "$MODE" = join ] && [[ "$probe" == *"--engine galera"* ]]; then
+  echo "SKIP: this build has no 'seedmesh join --engine galera' yet (docs/galera.md)"
+  exit 77
+fi
 
 cd "$WORK"
 base=$((20000 + ($$ % 400) * 25))
@@ -45,65 +52,7 @@ cleanup_all() {
 }
 trap 'cleanup_all; [ "${KEEP_WORK:-0}" = 1 ] || rm -rf "$WORK"' EXIT
 
-q() { mariadb -S "$WORK/g$1.sock" -uroot -N -B -e "$2"; }
-status() { q "$1" "SHOW STATUS LIKE '$2'" 2>/dev/null | cut -f2; }
-elapsed() { echo "$(date +%s.%N) - $1" | bc; }
-user_opt=""
-[ "$(id -u)" = 0 ] && user_opt="user=root"
-
-# write_cnf I CLUSTER_ADDRESS GCACHE SST_METHOD
-write_cnf() {
-  local i=$1
-  cat >g$i.cnf <<CNF
-[mysqld]
-datadir=$WORK/g$i
-socket=$WORK/g$i.sock
-pid-file=$WORK/g$i.pid
-log-error=$WORK/g$i.err
-port=$((base + i))
-bind-address=127.0.0.1
-$user_opt
-server-id=1
-log-bin=g$i-bin
-log-slave-updates
-binlog_format=ROW
-innodb_autoinc_lock_mode=2
-innodb_buffer_pool_size=96M
-wsrep_on=ON
-wsrep_provider=$PROVIDER
-wsrep_cluster_name=sm$$
-wsrep_cluster_address=$2
-wsrep_node_name=g$i
-wsrep_node_address=127.0.0.1
-wsrep_provider_options="base_port=$((base + 5 + i));gmcast.listen_addr=tcp://127.0.0.1:$((base + 5 + i));ist.recv_addr=127.0.0.1:$((base + 10 + i));gcache.size=$3"
-wsrep_sst_receive_address=127.0.0.1:$((base + 15 + i))
-wsrep_sst_method=$4
-wsrep_sst_donor=g0
-[sst]
-sst-syslog=-1
-CNF
-  printf '[sst]\ncontrol = %s/s%s/control.sock\n' "$WORK" "$i" >sm$i.cnf
-  [ "$i" = 0 ] && printf 'store = %s/store\nkey = %s/k0.key\n' "$WORK" "$WORK" >>sm$i.cnf
-}
-mkdir -p bin
-ln -s "$SRC_DIR/packaging/wsrep_sst_seedmesh" bin/wsrep_sst_seedmesh
-# start_node I [extra mariadbd args]
-start_node() {
-  local i=$1
-  shift
-  SEEDMESH_CONFIG="$WORK/sm$i.cnf" SEEDMESH_BIN="$SM" PATH="$WORK/bin:$PATH" \
-    mariadbd --defaults-file="$WORK/g$i.cnf" "$@" >/dev/null 2>&1 &
-}
-# wait_synced I SECONDS: Synced and the cluster has 4 members
-wait_synced() {
-  local i=$1 t=$2
-  for _ in $(seq $((t * 2))); do
-    [ "$(status "$i" wsrep_local_state_comment)" = Synced ] && return 0
-    kill -0 "$(cat "$WORK/g$i.pid" 2>/dev/null || echo 0)" 2>/dev/null || [ ! -f "$WORK/g$i.pid" ] || return 1
-    sleep 0.5
-  done
-  return 1
-}
+. "$SRC_DIR/tests/integration/galera_lib.sh"
 
 # ---- the bootstrap node with data under write load
 GCACHE=48M
@@ -171,7 +120,9 @@ else
   done
 fi
 for i in 1 2 3; do
-  check "g$i reached Synced ($(elapsed "$t0") s after the start)" wait_synced $i 300
+  wait_synced $i 300
+  rc=$?
+  check "g$i reached Synced ($(elapsed "$t0") s after the start)" test $rc -eq 0
 done
 size=$(status 0 wsrep_cluster_size)
 check "wsrep_cluster_size is 4 (got '$size')" test "$size" = 4
@@ -199,7 +150,8 @@ check "the checksums are real: $TABLES non-empty rows" \
   test "$(awk '$2 > 0' sum.g0 | wc -l)" -eq $TABLES
 for i in 1 2 3; do
   q $i "CHECKSUM TABLE $tables" >sum.g$i
-  check "g$i: CHECKSUM TABLE of all $TABLES sbtest tables equals g0's" cmp -s sum.g0 sum.g$i
+  check "g$i: CHECKSUM TABLE of all $TABLES sbtest tables equals g0's" \
+    bash -c "[ \$(wc -l <sum.g$i) -eq $TABLES ] && cmp -s sum.g0 sum.g$i"
 done
 check "writes went on after the snapshot (snapshot $snap_seqno, cluster at $last)" \
   test "$last" -gt "$snap_seqno"
