@@ -200,6 +200,9 @@ int node__metrics_render(struct node *n, char *buf, size_t cap, size_t *out_len)
   put(&o, "seedmesh_handshakes_refused_total %llu\n", (unsigned long long)n->rejected_handshakes);
   family(&o, "chunks_bad_total", "counter", "Chunks from peers that failed verification.");
   put(&o, "seedmesh_chunks_bad_total %llu\n", (unsigned long long)n->chunks_bad);
+  family(&o, "chunks_damaged_total", "counter",
+         "Own verified chunks found damaged on disk, revoked and fetched again.");
+  put(&o, "seedmesh_chunks_damaged_total %llu\n", (unsigned long long)n->chunks_damaged);
   family(&o, "rate_limit_bytes_per_second", "gauge", "Bandwidth cap, 0 = none.");
   put(&o, "seedmesh_rate_limit_bytes_per_second{direction=\"up\"} %llu\n",
       (unsigned long long)n->up.rate);
