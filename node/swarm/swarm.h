@@ -279,6 +279,9 @@ int swarm_peer_stats_get(const struct swarm *sw, uint32_t peer,
  * many are connected in total. */
 uint32_t swarm_peers_list(const struct swarm *sw, uint32_t *out, uint32_t max);
 
+/* Missing chunks that no connected peer offers (0 while the donor is
+ * connected: it holds everything). O(chunks). */
+uint32_t swarm_chunks_unavailable(const struct swarm *sw);
 /* 1 when chunk is present and verified, 0 otherwise (or out of range). */
 int swarm_chunk_has(const struct swarm *sw, uint32_t chunk);
 
