@@ -213,6 +213,23 @@ int node__metrics_render(struct node *n, char *buf, size_t cap, size_t *out_len)
     put(&o, "seedmesh_gossip_members{status=\"%s\"} %llu\n",
         gossip_status_name((enum gossip_status)s), (unsigned long long)mc.by_status[s]);
   }
+  struct gossip_stats gs;
+  memset(&gs, 0, sizeof(gs));
+  if (n->gossip != NULL) {
+    gossip_stats_get(n->gossip, &gs);
+  }
+  const struct {
+    const char *reason;
+    uint64_t v;
+  } drops[] = {{"untrusted", gs.drop_untrusted}, {"crypto", gs.drop_crypto},
+               {"replay", gs.drop_replay},       {"malformed", gs.drop_malformed},
+               {"oversize", gs.drop_oversize},   {"full", gs.drop_full}};
+  family(&o, "gossip_dropped_total", "counter",
+         "Gossip datagrams and records refused, by reason.");
+  for (size_t i = 0; i < SM_ARRAY_LEN(drops); i++) {
+    put(&o, "seedmesh_gossip_dropped_total{reason=\"%s\"} %llu\n", drops[i].reason,
+        (unsigned long long)drops[i].v);
+  }
   family(&o, "transfers", "gauge", "Snapshots this node serves or fetches.");
   put(&o, "seedmesh_transfers %d\n", transfers);
   render_transfers(&o, n);
