@@ -167,7 +167,7 @@ fi
 # --- b1. the donor killed once every chunk has a copy elsewhere
 if part b; then
 start_node 2 --peers "$DONOR" --linger 120 || exit 1
-start_node 3 --peers "$DONOR,127.0.0.1:$((BASE + 2))" --max-download 15M || exit 1
+start_node 3 --peers "$DONOR,127.0.0.1:$((BASE + 2))" --max-download 6M || exit 1
 fetch_bg 2
 fetch_bg 3
 copies=0
@@ -178,10 +178,12 @@ for _ in $(seq 3000); do
   sleep 0.05
 done
 status_json 3 b3.json
-read -r have3 < <(tfield b3.json bytes_have)
+read -r have3 tot3 < <(tfield b3.json bytes_have bytes_total)
 kill_node 0
 echo "    donor killed when recipient 2 had every chunk; recipient 3 had $have3 bytes"
 check "b1: every chunk had a copy on recipient 2 before the donor died" test "$copies" -eq 1
+check "b1: recipient 3 still lacked chunks then (${have3:-?} of ${tot3:-?} bytes)" \
+  test "${have3:-0}" -lt "${tot3:-0}"
 check "b1: recipient 3 completes without the donor ($(wait_fetch 3))" test "$(cat fetch3.rc)" -eq 0
 check "b1: recipient 2 completes ($(wait_fetch 2))" test "$(cat fetch2.rc)" -eq 0
 tree_ok 3 "b1: recipient 3"
