@@ -481,6 +481,9 @@ static void upload_after(uv_work_t *req, int status) {
       sm_log(SM_LOG_ERROR, "transfer", "chunk %u is damaged on this node's disk; not serving it",
              j->chunk);
     }
+    if (j->rc == SM_EHASH && t->role == NODE__ROLE_RECIPIENT) {
+      node__transfer_chunk_damaged(t, j->chunk);
+    }
     if (l != NULL && l == j->link && j->rc < 0) {
       struct wire_msg rej = {.type = WIRE_MSG_REJECT};
       rej.u.reject.kind = WIRE_REJECT_KIND_CHUNK;
