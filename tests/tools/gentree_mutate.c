@@ -150,7 +150,9 @@ int gt_mutate_run(const struct gt_opts *o) {
   if (gt_walk(o->dir, &l) < 0) {
     goto out;
   }
-  qsort(l.paths, l.n, sizeof(*l.paths), gt_strcmp_p);
+  if (l.n > 0) { /* an empty tree leaves l.paths NULL, which qsort must not get */
+    qsort(l.paths, l.n, sizeof(*l.paths), gt_strcmp_p);
+  }
   for (size_t i = 0; i < l.n; i++) {
     if (gt_scan_file(l.paths[i], (uint32_t)i, o->page, &ents, &n) < 0) {
       goto out;
