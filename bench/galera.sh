@@ -35,7 +35,7 @@ cd "$WORK"
 pids=()
 cleanup() {
   for i in 1 2 3 0; do stop_node $i; done
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${pids[@]}" "${node_pids[@]}"; do kill "$p" 2>/dev/null; done
   wait 2>/dev/null
   [ "${KEEP_WORK:-0}" = 1 ] || rm -rf "$WORK"
 }
@@ -72,20 +72,31 @@ for i in 0 1 2 3; do "$SM" keygen --out k$i.key | cut -d' ' -f1 >>trust; done
 "$SM" snapshot --engine mariadb --galera-info --socket "$WORK/g0.sock" --user root --out store \
   --key k0.key --json >snap.json 2>snap.log || { echo "bench: snapshot failed" >&2; exit 1; }
 snap_mib=$(( $(grep -o '"bytes":[0-9]*' snap.json | cut -d: -f2) / 1048576 ))
-"$SM" node --listen 127.0.0.1:$((base + 20)) --key k0.key --trust trust --state s0 \
-  --serve store 2>node0.log &
-pids+=($!)
-for i in 1 2 3; do
-  "$SM" node --listen 127.0.0.1:$((base + 20 + i)) --key k$i.key --trust trust --state s$i \
-    --seeds 127.0.0.1:$((base + 20)) 2>node$i.log &
-  pids+=($!)
-done
-sleep 2
+# start_nodes: a fresh donor node and three recipient nodes (new state dirs;
+# nodes that already fetched one snapshot are not reused, see docs/galera.md)
+node_pids=()
+start_nodes() {
+  local i
+  for p in "${node_pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  node_pids=()
+  rm -rf s0 s1 s2 s3
+  "$SM" node --listen 127.0.0.1:$((base + 20)) --key k0.key --trust trust --state s0 \
+    --serve store >/dev/null 2>>node0.log &
+  node_pids+=($!)
+  for i in 1 2 3; do
+    "$SM" node --listen 127.0.0.1:$((base + 20 + i)) --key k$i.key --trust trust --state s$i \
+      --seeds 127.0.0.1:$((base + 20)) >/dev/null 2>>node$i.log &
+    node_pids+=($!)
+  done
+  for _ in $(seq 50); do [ -S s3/control.sock ] && [ -S s0/control.sock ] && break; sleep 0.1; done
+}
 
-# one_round METHOD: prints "seconds donor_bytes" for three joins at once
+# one_round METHOD: sets round_out to "seconds donor_bytes" for three joins
+# at once
 one_round() {
   local m=$1 t0 i up0 sec
   for i in 1 2 3; do stop_node $i; rm -rf "$WORK/g$i" "$WORK"/g$i.seedmesh-*; done
+  [ "$m" = seedmesh ] && start_nodes
   iptables -Z SMBENCH
   up0=$(node_up)
   t0=$(date +%s.%N)
@@ -96,14 +107,16 @@ one_round() {
   done
   for i in 1 2 3; do wait_synced $i 900 || { echo "bench: g$i did not sync ($m)" >&2; return 1; }; done
   sec=$(elapsed "$t0")
-  echo "$sec $(( $(counted) + $(node_up) - up0 ))"
+  up=$(node_up)
+  round_out="$sec $(( $(counted) + ${up:-0} - ${up0:-0} ))"
 }
 
 declare -A secs bytes
 methods=(seedmesh mariabackup)
 for r in $(seq "$runs"); do
   for m in "${methods[@]}"; do
-    out=$(one_round "$m") || exit 1
+    one_round "$m" || exit 1
+    out=$round_out
     secs[$m]+="${out% *} "
     bytes[$m]+="${out#* } "
     echo "round $r $m: $out" >&2
