@@ -160,8 +160,10 @@ static void add_candidate(struct node *n, const uint8_t *origin, const uint8_t *
       uint32_t flags = t->manifest && memcmp(t->manifest->donor, origin, SM_PUBKEY_BYTES) == 0
                            ? SWARM_PEER_DONOR
                            : 0;
-      swarm_candidate_add(t->swarm, (uint32_t)h, flags, node__now(n));
-      node__transfer_flush(t);
+      if (node__transfer_peer_wanted(t, flags)) {
+        swarm_candidate_add(t->swarm, (uint32_t)h, flags, node__now(n));
+        node__transfer_flush(t);
+      }
     }
   }
 }

@@ -208,6 +208,9 @@ void node__transfer_free(struct node__transfer *t);
 void node__transfer_tick(struct node__transfer *t, uint64_t now);
 /* Binds a freshly authenticated or announced link to t's swarm. */
 int node__transfer_attach(struct node__transfer *t, struct node__link *l);
+/* 0 when --donor-only keeps recipient transfer t away from a peer whose
+ * swarm flags (SWARM_PEER_DONOR or not) are flags; 1 otherwise. */
+int node__transfer_peer_wanted(const struct node__transfer *t, uint32_t flags);
 void node__transfer_detach(struct node__transfer *t, struct node__link *l);
 /* Messages for the bound transfer. */
 void node__transfer_on_msg(struct node__transfer *t, struct node__link *l,

@@ -363,6 +363,11 @@ void node__transfer_free(struct node__transfer *t) {
 
 /* ------------------------------------------------------------------ links */
 
+int node__transfer_peer_wanted(const struct node__transfer *t, uint32_t flags) {
+  return !(t->role == NODE__ROLE_RECIPIENT && t->node->cfg->donor_only &&
+           (flags & SWARM_PEER_DONOR) == 0);
+}
+
 int node__transfer_attach(struct node__transfer *t, struct node__link *l) {
   if (t->swarm == NULL) {
     return SM_ESTATE;
@@ -371,6 +376,9 @@ int node__transfer_attach(struct node__transfer *t, struct node__link *l) {
   if (t->manifest != NULL &&
       memcmp(l->session.peer_key, t->manifest->donor, SM_PUBKEY_BYTES) == 0) {
     flags |= SWARM_PEER_DONOR;
+  }
+  if (!node__transfer_peer_wanted(t, flags)) {
+    return 0; /* the link stays open for gossip; it carries no chunks */
   }
   l->transfer = t;
   l->bitfield_seen = 0;

@@ -425,7 +425,7 @@ static void test_timeout_reissues_elsewhere(void **state) {
   cfg.max_window = 1;
   cfg.request_timeout_ms = 1000;
   struct swarm *sw = mk(&R, &cfg, 2, 0);
-  uint32_t a, b;
+  uint32_t a = 0, b = 0; /* set by the loop below; gcc -O2 cannot tell */
   connect_with(sw, 1, 2, 0, 2, 0);
   connect_with(sw, 2, 2, 0, 2, 0);
   assert_int_equal(rec_requests(&R, 0, 1, &a, 1), 1);
