@@ -366,7 +366,10 @@ static void test_lost_chunk_is_fetched_again(void **state) {
   assert_int_equal(st.state, SWARM_STATE_SEED);
   assert_int_equal(rec_count(&R, SWARM_ACT_COMPLETE, UINT32_MAX), 1);
   size_t mark = R.n;
+  size_t bitfields = rec_count(&R, SWARM_ACT_SEND_BITFIELD, 1);
   assert_int_equal(swarm_chunk_lost(sw, 2, 30), 0);
+  assert_int_equal(rec_count(&R, SWARM_ACT_SEND_BITFIELD, 1), bitfields + 1);
+  assert_int_equal(R.last_bits[0], 0xd0); /* chunks 0, 1, 3 of 4 */
   swarm_stats_get(sw, &st);
   assert_int_equal(st.state, SWARM_STATE_FETCH);
   assert_int_equal(st.chunks_have, 3);
