@@ -24,6 +24,7 @@ struct finish_job {
   uv_work_t req;
   struct node__transfer *t;
   int verify_only;
+  uint64_t verify_round;       /* t->verify_round when it was queued */
   int rc;
   uint64_t bad;
   uint32_t *damaged;           /* pieces that no longer match their id */
@@ -47,6 +48,7 @@ void node__transfer_chunk_damaged(struct node__transfer *t, uint32_t chunk) {
     return;
   }
   t->node->chunks_damaged++;
+  t->verify_round++; /* a VERIFY in flight read a tree that has changed */
   sm_log(SM_LOG_WARN, "transfer", "chunk %u was damaged on this node's disk after it was "
          "verified: revoked, fetching it again", chunk);
   if (t->stages[NODE__STAGE_FETCH].state == NODE__STAGE_COMPLETED) {
@@ -109,9 +111,9 @@ static void finish_after(uv_work_t *req, int status) {
   struct finish_job *j = req->data;
   struct node__transfer *t = j->t;
   t->jobs_running--;
-  if (j->verify_only && t->stages[NODE__STAGE_FETCH].state != NODE__STAGE_COMPLETED) {
-    /* A damaged piece sent us back to fetching meanwhile; VERIFY runs again
-     * once it is back. */
+  if (j->verify_only && j->verify_round != t->verify_round) {
+    /* A damaged piece sent us back to fetching meanwhile; the VERIFY queued
+     * once it was back is the one that counts. */
   } else if (j->verify_only && status == 0 && j->rc == 0 && j->n_damaged > 0) {
     for (size_t i = 0; i < j->n_damaged && !t->failed; i++) {
       node__transfer_chunk_damaged(t, j->damaged[i]);
@@ -159,6 +161,7 @@ static void queue_finish_job(struct node__transfer *t, int verify_only) {
   j->req.data = j;
   j->t = t;
   j->verify_only = verify_only;
+  j->verify_round = t->verify_round;
   t->jobs_running++;
   if (uv_queue_work(&t->node->loop, &j->req, finish_work, finish_after) < 0) {
     t->jobs_running--;

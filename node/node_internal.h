@@ -189,6 +189,7 @@ struct node__transfer {
   int failed;
   char error[512];
   int finished;                  /* tree renamed into target */
+  uint64_t verify_round;         /* bumped when a damaged chunk is revoked */
   struct node__stage_info stages[NODE__STAGE_COUNT];
   uint64_t last_speed_ms, last_data, last_network;
   uint64_t network_in, network_out;

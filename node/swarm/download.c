@@ -201,6 +201,13 @@ int swarm_chunk_lost(struct swarm *sw, uint32_t chunk, uint64_t now) {
     }
   }
   swarm__chunk_rekey(sw, chunk);
+  /* Peers were told we have it: a fresh bitfield takes it back, so nobody
+   * keeps asking us for it and a donor knows to show it to us again. */
+  for (uint32_t i = 0; i < sw->cfg.max_conns; i++) {
+    if (sw->peers[i].used) {
+      swarm__emit_bitfield(sw, sw->peers[i].handle, sw->have);
+    }
+  }
   if (sw->state == SWARM_STATE_SEED) {
     /* Back to fetching; COMPLETE is emitted again when it is back. */
     sw->state = SWARM_STATE_FETCH;

@@ -86,9 +86,11 @@ stop_node() { # I: SIGTERM, wait
   unset "NODE_PID[$1]"
 }
 status_json() { "$SM" status --control "s$1/control.sock" --json >"$2" 2>/dev/null; }
+declare -A FETCH_PID
 fetch_bg() { # I: fetch latest into rI in the background; result in fetchI.rc
   (timeout 300 "$SM" fetch latest --target "$WORK/r$1" --control "s$1/control.sock" \
     >"fetch$1.out" 2>&1; echo $? >"fetch$1.rc") &
+  FETCH_PID[$1]=$!
 }
 wait_fetch() { # I: waits for fetch_bg's result, prints its exit code
   local n
@@ -326,6 +328,7 @@ else
   done
   wait_have 9 50
   stop_node 9
+  wait "${FETCH_PID[9]}" # its fetch lost the node; its result is not the one we want
   echo "-2d" >faketime # restarted with its clock set back two days
   start_node 9 --peers "$DONOR,127.0.0.1:$((BASE + 8))" --max-download 20M || exit 1
   gen2=$(cat s9/gossip-generation)

@@ -113,6 +113,15 @@ static void connect_with(struct swarm *sw, uint32_t peer, uint32_t n,
 
 static struct rec R; /* big: keep it off the stack */
 
+/* A recipient of n chunks asking each peer for one chunk at a time. */
+static struct swarm *mk_window1(uint32_t n) {
+  struct swarm_config cfg;
+  swarm_config_default(&cfg);
+  cfg.initial_window = 1;
+  cfg.max_window = 1;
+  return mk(&R, &cfg, n, 0);
+}
+
 /* ------------------------------------------------------------- picking */
 
 static void test_rarest_first_order(void **state) {
@@ -341,10 +350,7 @@ static void test_bad_chunk_bans_and_rerequests(void **state) {
 static void test_lost_chunk_is_fetched_again(void **state) {
   (void)state;
   struct swarm_config cfg;
-  swarm_config_default(&cfg);
-  cfg.initial_window = 1;
-  cfg.max_window = 1;
-  struct swarm *sw = mk(&R, &cfg, 4, 0);
+  struct swarm *sw = mk_window1(4);
   struct swarm_stats st;
   connect_with(sw, 1, 4, 0, 4, 0);
   for (int guard = 0; guard < 8; guard++) {
@@ -360,7 +366,10 @@ static void test_lost_chunk_is_fetched_again(void **state) {
   assert_int_equal(st.state, SWARM_STATE_SEED);
   assert_int_equal(rec_count(&R, SWARM_ACT_COMPLETE, UINT32_MAX), 1);
   size_t mark = R.n;
+  size_t bitfields = rec_count(&R, SWARM_ACT_SEND_BITFIELD, 1);
   assert_int_equal(swarm_chunk_lost(sw, 2, 30), 0);
+  assert_int_equal(rec_count(&R, SWARM_ACT_SEND_BITFIELD, 1), bitfields + 1);
+  assert_int_equal(R.last_bits[0], 0xd0); /* chunks 0, 1, 3 of 4 */
   swarm_stats_get(sw, &st);
   assert_int_equal(st.state, SWARM_STATE_FETCH);
   assert_int_equal(st.chunks_have, 3);
@@ -378,11 +387,32 @@ static void test_lost_chunk_is_fetched_again(void **state) {
   assert_int_equal(rec_count(&R, SWARM_ACT_COMPLETE, UINT32_MAX), 2);
   swarm_free(sw);
 
+  swarm_config_default(&cfg);
   cfg.role = SWARM_ROLE_DONOR;
   sw = mk(&R, &cfg, 4, 1);
   assert_int_equal(swarm_chunk_lost(sw, 1, 0), SM_ESTATE);
   swarm_stats_get(sw, &st);
   assert_int_equal(st.chunks_have, 4);
+  swarm_free(sw);
+}
+
+/* A peer that said "get it elsewhere" and later announces the chunk again
+ * (a donor re-revealing it) is asked again: with nobody else offering the
+ * chunk, the old rejection must not starve the fetch. */
+static void test_reannounced_chunk_is_requested_again(void **state) {
+  (void)state;
+  struct swarm *sw = mk_window1(4);
+  connect_with(sw, 1, 4, 0, 0, 0);
+  assert_int_equal(swarm_peer_have(sw, 1, 2, 1), 0);
+  assert_int_equal(rec_count(&R, SWARM_ACT_SEND_REQUEST, 1), 1);
+  assert_true(rec_has(&R, SWARM_ACT_SEND_REQUEST, 1, 2));
+  assert_int_equal(swarm_peer_reject(sw, 1, 2, SWARM_REJECT_ELSEWHERE, 2), 0);
+  swarm_tick(sw, 100);
+  assert_int_equal(rec_count(&R, SWARM_ACT_SEND_REQUEST, 1), 1); /* remembered */
+  assert_int_equal(swarm_peer_have(sw, 1, 2, 200), 0);
+  assert_int_equal(rec_count(&R, SWARM_ACT_SEND_REQUEST, 1), 2);
+  assert_int_equal(swarm_chunk_received(sw, 1, 2, 1, 300), 0);
+  assert_int_equal(swarm_chunk_has(sw, 2), 1);
   swarm_free(sw);
 }
 
@@ -842,6 +872,7 @@ int main(void) {
       cmocka_unit_test(test_endgame_duplicates_then_cancels),
       cmocka_unit_test(test_bad_chunk_bans_and_rerequests),
       cmocka_unit_test(test_lost_chunk_is_fetched_again),
+      cmocka_unit_test(test_reannounced_chunk_is_requested_again),
       cmocka_unit_test(test_disconnect_returns_requests),
       cmocka_unit_test(test_timeout_reissues_elsewhere),
       cmocka_unit_test(test_dials_up_to_degree_donor_first),
