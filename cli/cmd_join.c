@@ -26,30 +26,42 @@
 
 static void join_usage(FILE *out) {
   fprintf(out,
-          "usage: seedmesh join --engine mariadb --control SOCK --target DATADIR\n"
+          "usage: seedmesh join --engine mariadb|mysql --control SOCK --target DATADIR\n"
           "         --source-host H --source-port P --replication-user U\n"
           "         --replication-password-file F [--manifest ID|latest]\n"
           "         [--server-id N] [--port P] [--socket PATH] [--replace]\n"
-          "         [--mariadbd PATH | --start-command CMD] [--backup-tool PATH]\n"
-          "         [--local-user U] [--local-password-file F] [--timeout SECONDS]\n"
-          "         [--quiet] [--json]\n\n"
+          "         [--mariadbd PATH | --mysqld PATH | --start-command CMD]\n"
+          "         [--backup-tool PATH] [--local-user U] [--local-password-file F]\n"
+          "         [--group-replication --group-local-address HOST:PORT\n"
+          "          [--group-seeds LIST]] [--timeout SECONDS] [--quiet] [--json]\n\n"
           "Makes DATADIR a running replica of the source: the node behind SOCK fetches the\n"
           "snapshot (from the donor and its peers) into DATADIR.seedmesh-fetched; then the\n"
-          "snapshot is checked against the local mariadbd, prepared (mariadb-backup\n"
-          "--prepare), renamed into DATADIR, started with a unique server_id, pointed at the\n"
-          "source from the snapshot's GTID position, and followed until it has caught up.\n"
+          "snapshot is checked against the local server binary, prepared (MariaDB:\n"
+          "mariadb-backup --prepare; MySQL: crash recovery when mysqld starts), renamed into\n"
+          "DATADIR, started with a unique server_id, pointed at the source from the\n"
+          "snapshot's GTID position, and followed until it has caught up.\n"
           "Stages are reported on stderr: FETCH CHECK PREPARE PLACE START JOIN CAUGHT_UP.\n\n"
+          "  --engine mariadb     MariaDB 10.11 (docs/mariadb.md)\n"
+          "  --engine mysql       MySQL 8.0.17+ from a clone snapshot (docs/mysql.md); async\n"
+          "                       replication with GTID auto-position by default\n"
           "  --replace            DATADIR may hold an old datadir: it is renamed to\n"
           "                       DATADIR.seedmesh-old (never deleted); without it, DATADIR\n"
           "                       must be missing or empty\n"
           "  --server-id N        default: derived from the node key, DATADIR and port\n"
           "  --port P             TCP port of the new server (default: socket only)\n"
-          "  --socket PATH        its socket (default DATADIR/mariadbd.sock)\n"
+          "  --socket PATH        its socket (default DATADIR/mariadbd.sock or mysqld.sock)\n"
+          "  --mysqld PATH        the mysqld binary for --engine mysql (default: from PATH)\n"
           "  --start-command CMD  start the server yourself (sh -c CMD, with SEEDMESH_DATADIR,\n"
           "                       SEEDMESH_SERVER_ID, SEEDMESH_SOCKET, SEEDMESH_PORT set); it\n"
           "                       must listen on --socket\n"
           "  --local-user U       account on the new server (a copy of the donor's accounts;\n"
           "                       default root with --local-password-file or no password)\n"
+          "  --group-replication  mysql: join the Group Replication group the source is an\n"
+          "                       ONLINE member of, instead of replicating from it; the\n"
+          "                       replication user is the group's recovery account\n"
+          "  --group-local-address HOST:PORT  this member's group communication address\n"
+          "  --group-seeds LIST   group_replication_group_seeds (default: the source's own\n"
+          "                       group_replication_local_address)\n"
           "  --timeout SECONDS    how long to wait for CAUGHT_UP (default 600)\n\n"
           "example:\n"
           "  seedmesh join --engine mariadb --control /var/lib/seedmesh/control.sock \\\n"
@@ -307,6 +319,10 @@ static int parse_args(int argc, char **argv, struct join_args *a) {
       {"port", required_argument, NULL, 'p'},
       {"socket", required_argument, NULL, 'S'},
       {"mariadbd", required_argument, NULL, 'M'},
+      {"mysqld", required_argument, NULL, 'M'},
+      {"group-replication", no_argument, NULL, 'G'},
+      {"group-local-address", required_argument, NULL, 'L'},
+      {"group-seeds", required_argument, NULL, 'D'},
       {"backup-tool", required_argument, NULL, 'B'},
       {"start-command", required_argument, NULL, 'C'},
       {"local-user", required_argument, NULL, 'U'},
@@ -356,6 +372,9 @@ static int parse_args(int argc, char **argv, struct join_args *a) {
       break;
     case 'S': a->socket = optarg; break;
     case 'M': a->mariadbd = optarg; break;
+    case 'G': a->jo.group_replication = 1; break;
+    case 'L': a->jo.group_local_address = optarg; break;
+    case 'D': a->jo.group_seeds = optarg; break;
     case 'B': a->backup_tool = optarg; break;
     case 'C': a->start_command = optarg; break;
     case 'U': a->local_user = optarg; break;
@@ -415,7 +434,7 @@ int cli_cmd_join(int argc, char **argv) {
   const struct engine_ops *ops = a.engine ? engine_find(a.engine) : NULL;
   if (ops == NULL || ops == engine_find("dir")) {
     return cli_fail(CLI_EXIT_USAGE, "join", "--engine %s does not start a server (use --engine "
-                    "mariadb; for a plain tree use seedmesh fetch)", a.engine ? a.engine : "");
+                    "mariadb or mysql; for a plain tree use seedmesh fetch)", a.engine ? a.engine : "");
   }
   const int needs_source = (ops->flags & ENGINE_JOIN_NEEDS_SOURCE) != 0;
   a.control = cli_control_path(a.control);
@@ -428,6 +447,19 @@ int cli_cmd_join(int argc, char **argv) {
                     "--engine %s replicates from a source: --source-host, --source-port, "
                     "--replication-user and --replication-password-file are all required",
                     ops->name);
+  }
+  if ((a.jo.group_replication || a.jo.group_local_address || a.jo.group_seeds) &&
+      strcmp(ops->name, "mysql") != 0) {
+    return cli_fail(CLI_EXIT_USAGE, "join", "--group-replication and --group-* are for --engine "
+                    "mysql (a Galera node joins its cluster through the galera engine)");
+  }
+  if (a.jo.group_replication && a.jo.group_local_address == NULL) {
+    return cli_fail(CLI_EXIT_USAGE, "join", "--group-replication needs --group-local-address "
+                    "HOST:PORT (this member's group communication address)");
+  }
+  if (!a.jo.group_replication && (a.jo.group_local_address || a.jo.group_seeds)) {
+    return cli_fail(CLI_EXIT_USAGE, "join", "--group-local-address and --group-seeds only apply "
+                    "with --group-replication");
   }
   uint8_t idbuf[32];
   if (strcmp(a.manifest, "latest") != 0 &&

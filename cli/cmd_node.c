@@ -14,7 +14,8 @@ static void node_usage(FILE *out) {
           "                     [--serve STORE] [--seeds H:P,...] [--peers H:P,...]\n"
           "                     [--control PATH] [--metrics HOST:PORT]\n"
           "                     [--max-upload RATE] [--max-download RATE]\n"
-          "                     [--linger SECONDS] [--log-level error|warn|info|debug]\n\n"
+          "                     [--linger SECONDS] [--no-super-seed]\n"
+          "                     [--log-level error|warn|info|debug]\n\n"
           "Runs a node in the foreground (logs on stderr; stops cleanly on SIGTERM or\n"
           "SIGINT). It serves the latest snapshot of --serve, fetches what `seedmesh fetch`\n"
           "asks for from every peer at once, and re-serves each verified chunk at once.\n\n"
@@ -26,7 +27,10 @@ static void node_usage(FILE *out) {
           "                      (unauthenticated: bind it to a private address)\n"
           "  --max-upload RATE   cap in bytes/s, e.g. 100M (also at run time: seedmesh rate)\n"
           "  --linger SECONDS    after a fetch completes, keep serving at most this long\n"
-          "                      (default 300; stops earlier when no peer needs anything)\n\n"
+          "                      (default 300; stops earlier when no peer needs anything)\n"
+          "  --no-super-seed     when serving, show every chunk to every peer instead of\n"
+          "                      spreading first copies (for recipients that cannot share,\n"
+          "                      e.g. a baseline where each knows only the donor)\n\n"
           "example:\n"
           "  seedmesh node --listen 10.0.0.1:7400 --key node.key --trust trust.txt \\\n"
           "      --state /var/lib/seedmesh --serve /srv/snap --metrics 127.0.0.1:9400\n\n"
@@ -54,7 +58,7 @@ int cli_cmd_node(int argc, char **argv) {
       {"control", required_argument, NULL, 'c'}, {"max-upload", required_argument, NULL, 'U'},
       {"max-download", required_argument, NULL, 'D'}, {"linger", required_argument, NULL, 'L'},
       {"log-level", required_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
-      {"metrics", required_argument, NULL, 'm'},
+      {"metrics", required_argument, NULL, 'm'}, {"no-super-seed", no_argument, NULL, 'N'},
       {NULL, 0, NULL, 0},
   };
   struct node_config cfg;
@@ -74,6 +78,7 @@ int cli_cmd_node(int argc, char **argv) {
     case 'e': seeds = optarg; break;
     case 'c': cfg.control_path = optarg; break;
     case 'm': cfg.metrics_listen = optarg; break;
+    case 'N': cfg.no_super_seed = 1; break;
     case 'U':
     case 'D': {
       uint64_t rate = 0;

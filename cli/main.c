@@ -33,6 +33,8 @@ static const struct command commands[] = {
     {"rate", cli_cmd_rate, "change a running node's bandwidth caps", "control"},
     {"join", cli_cmd_join, "fetch, prepare, start and join a replica (engine mariadb)",
      "control json"},
+    {"sst", cli_cmd_sst, "the Galera SST method 'seedmesh' (run by mariadbd, see wsrep_sst_seedmesh)",
+     "control"},
 };
 
 /* Takes --config FILE / --config=FILE / --no-config out of args (up to a

@@ -16,17 +16,6 @@
 
 #include "common/common.h"
 
-static void sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int engine_mariadb_local_facts(const struct engine_local *local, struct engine_kvset *out,
                                char *err) {
   const char *name = local && local->server_binary ? local->server_binary : "mariadbd";
@@ -57,13 +46,8 @@ int engine_mariadb_local_facts(const struct engine_local *local, struct engine_k
 
 int engine__mariadb_check(const struct engine_kvset *facts, const struct engine_local *local,
                           char *err) {
-  struct engine_kvset mine;
-  engine_kvset_init(&mine);
-  int rc = engine_mariadb_local_facts(local, &mine, err);
-  if (rc == 0) {
-    rc = engine_mariadb_compat(facts, &mine, err);
-  }
-  engine_kvset_cleanup(&mine);
+  int rc = engine__check_local(engine_mariadb_local_facts, engine_mariadb_compat, facts, local,
+                               err);
   if (rc == 0) {
     char tool[4096];
     const char *name = local && local->backup_tool ? local->backup_tool : "mariadb-backup";
@@ -179,20 +163,9 @@ int engine__mariadb_start(const struct engine_start_options *o, struct engine_se
   out->admin.password_file = o->admin_password_file;
   int rc;
   if (o->start_command != NULL) {
-    char id[32], port[32];
-    snprintf(id, sizeof(id), "%u", o->server_id);
-    snprintf(port, sizeof(port), "%u", o->port);
-    setenv("SEEDMESH_DATADIR", o->datadir, 1);
-    setenv("SEEDMESH_SERVER_ID", id, 1);
-    setenv("SEEDMESH_SOCKET", out->socket, 1);
-    setenv("SEEDMESH_PORT", port, 1);
-    char *argv[] = {(char *)"/bin/sh", (char *)"-c", (char *)o->start_command, NULL};
-    int status = -1;
-    rc = engine__run(argv, NULL, &status);
-    if (rc < 0 || status != 0) {
-      engine__err(err, "the start command failed (exit %d): %s", status,
-               o->start_command);
-      return SM_EENGINE;
+    rc = engine__run_start_command(o, out->socket, err);
+    if (rc < 0) {
+      return rc;
     }
     out->pid = 0;
   } else {
@@ -201,7 +174,7 @@ int engine__mariadb_start(const struct engine_start_options *o, struct engine_se
       return rc;
     }
   }
-  double deadline = now_s() + (o->timeout_s ? o->timeout_s : 120);
+  double deadline = engine__now_s() + (o->timeout_s ? o->timeout_s : 120);
   for (;;) {
     MYSQL *m = NULL;
     char cerr[ENGINE_ERR_MAX];
@@ -221,12 +194,12 @@ int engine__mariadb_start(const struct engine_start_options *o, struct engine_se
       out->pid = 0;
       return SM_EENGINE;
     }
-    if (now_s() > deadline) {
+    if (engine__now_s() > deadline) {
       engine__err(err, "the server did not answer on %s within %u s (log: %s)",
                out->socket, o->timeout_s ? o->timeout_s : 120, log);
       return SM_ETIMEOUT;
     }
-    sleep_ms(300);
+    engine__sleep_ms(300);
   }
 }
 
@@ -344,7 +317,7 @@ int engine__mariadb_wait(const struct engine_server *srv, const struct engine_jo
   snprintf(sql, 2 * ENGINE_VALUE_MAX + 64, "SELECT MASTER_GTID_WAIT(");
   engine_sql_quote(sql, 2 * ENGINE_VALUE_MAX + 64, out_gtid);
   strcat(sql, ", 1)");
-  double start = now_s();
+  double start = engine__now_s();
   double io_bad_since = 0;
   rc = SM_ETIMEOUT;
   for (;;) {
@@ -363,8 +336,8 @@ int engine__mariadb_wait(const struct engine_server *srv, const struct engine_jo
     }
     if (strcmp(s.io, "Yes") != 0 && s.io_errno != 0) {
       if (io_bad_since == 0) {
-        io_bad_since = now_s();
-      } else if (now_s() - io_bad_since > 20) {
+        io_bad_since = engine__now_s();
+      } else if (engine__now_s() - io_bad_since > 20) {
         engine__err(err, "replication cannot read from %s:%u: error %d: %s",
                  o->source_host, o->source_port, s.io_errno, s.io_error);
         rc = SM_EENGINE;
@@ -379,7 +352,7 @@ int engine__mariadb_wait(const struct engine_server *srv, const struct engine_jo
         rc = 0;
         break;
       }
-      sleep_ms(500);
+      engine__sleep_ms(500);
     } else {
       r = engine__query_value(m, sql, v, sizeof(v), err);
       if (r < 0) {
@@ -391,7 +364,7 @@ int engine__mariadb_wait(const struct engine_server *srv, const struct engine_jo
         break;
       }
     }
-    if (now_s() - start > timeout_s) {
+    if (engine__now_s() - start > timeout_s) {
       char at[256] = "";
       char ignore[ENGINE_ERR_MAX];
       engine__query_value(m, "SELECT @@gtid_slave_pos", at, sizeof(at), ignore);

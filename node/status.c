@@ -138,7 +138,12 @@ static void pack_peers(msgpack_packer *pk, const struct node__transfer *t) {
     (ps.flags & SWARM_PEER_DONOR) ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
     pack_u64(pk, "chunks", ps.chunks_have);
     pack_u64(pk, "rate", (uint64_t)(ps.rate_bpms * 1000.0));
-    pack_u64(pk, "rtt_ms", (uint64_t)ps.rtt_ms);
+    sm_mp_pack_cstr(pk, "rtt_ms"); /* null until a round trip was measured */
+    if (ps.rtt_ms < 0.0) {
+      msgpack_pack_nil(pk);
+    } else {
+      msgpack_pack_uint64(pk, (uint64_t)ps.rtt_ms);
+    }
     pack_u64(pk, "down", ps.bytes_down);
     pack_u64(pk, "up", ps.bytes_up);
   }
@@ -151,7 +156,7 @@ static void pack_transfer(msgpack_packer *pk, const struct node__transfer *t) {
     swarm_stats_get(t->swarm, &st);
   }
   int recipient = t->role == NODE__ROLE_RECIPIENT;
-  msgpack_pack_map(pk, 19);
+  msgpack_pack_map(pk, 21);
   pack_hex(pk, "manifest", t->manifest_id, CHUNKSTORE_ID_BYTES);
   pack_str(pk, "role", recipient ? "recipient" : "donor");
   pack_str(pk, "state", node__transfer_stage_now(t));
@@ -166,6 +171,8 @@ static void pack_transfer(msgpack_packer *pk, const struct node__transfer *t) {
   pack_u64(pk, "bytes_down_donor", st.bytes_down_donor);
   pack_u64(pk, "bytes_wasted", st.bytes_wasted);
   pack_u64(pk, "chunks_bad", st.chunks_bad);
+  pack_u64(pk, "chunks_unavailable", t->swarm != NULL ? swarm_chunks_unavailable(t->swarm) : 0);
+  pack_u64(pk, "timeouts", st.timeouts);
   sm_mp_pack_cstr(pk, "donor");
   if (t->manifest != NULL) {
     char hex[2 * SM_PUBKEY_BYTES + 1];

@@ -274,6 +274,7 @@ static int make_swarm(struct node__transfer *t, enum swarm_role role, const uint
   cfg.max_conns = NODE__MAX_LINKS;
   cfg.linger_max_ms = t->node->cfg->linger_max_ms;
   cfg.linger_idle_ms = t->node->cfg->linger_idle_ms;
+  cfg.donor_protect = !t->node->cfg->no_super_seed;
   uint32_t *sizes = sm_calloc(t->p->count ? t->p->count : 1, sizeof(uint32_t));
   if (sizes == NULL) {
     return SM_ENOMEM;
@@ -479,6 +480,9 @@ static void upload_after(uv_work_t *req, int status) {
     if (j->rc == SM_EHASH) {
       sm_log(SM_LOG_ERROR, "transfer", "chunk %u is damaged on this node's disk; not serving it",
              j->chunk);
+    }
+    if (j->rc == SM_EHASH && t->role == NODE__ROLE_RECIPIENT) {
+      node__transfer_chunk_damaged(t, j->chunk);
     }
     if (l != NULL && l == j->link && j->rc < 0) {
       struct wire_msg rej = {.type = WIRE_MSG_REJECT};

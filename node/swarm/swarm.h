@@ -220,6 +220,11 @@ int swarm_chunk_data(struct swarm *sw, uint32_t peer, uint32_t chunk,
  * Only ok chunks count. A late ok chunk we canceled is still accepted. */
 int swarm_chunk_received(struct swarm *sw, uint32_t peer, uint32_t chunk,
                          int ok, uint64_t now);
+/* A chunk we had verified was found damaged on our disk (a re-read failed
+ * its id). It is missing again and will be requested from a peer; a
+ * complete recipient goes back to fetching and emits COMPLETE again once it
+ * is back. SM_ESTATE on a donor or once lingering is over. */
+int swarm_chunk_lost(struct swarm *sw, uint32_t chunk, uint64_t now);
 /* An UPLOAD_START finished (fully sent, canceled or failed); bytes is what
  * was actually sent. Frees the upload slot. */
 int swarm_upload_done(struct swarm *sw, uint32_t peer, uint32_t chunk,
@@ -261,7 +266,7 @@ struct swarm_peer_stats {
   uint32_t requests_out;       /* our requests in flight to it */
   uint32_t uploads_active, uploads_queued;
   double rate_bpms;            /* smoothed download rate, bytes per ms */
-  double rtt_ms;               /* windowed-min request->first byte */
+  double rtt_ms;               /* windowed-min request->first byte; < 0 unmeasured */
   uint64_t bytes_down, bytes_up;
   int score;                   /* +1 per good chunk, -2 per timeout */
 };
@@ -274,6 +279,9 @@ int swarm_peer_stats_get(const struct swarm *sw, uint32_t peer,
  * many are connected in total. */
 uint32_t swarm_peers_list(const struct swarm *sw, uint32_t *out, uint32_t max);
 
+/* Missing chunks that no connected peer offers (0 while the donor is
+ * connected: it holds everything). O(chunks). */
+uint32_t swarm_chunks_unavailable(const struct swarm *sw);
 /* 1 when chunk is present and verified, 0 otherwise (or out of range). */
 int swarm_chunk_has(const struct swarm *sw, uint32_t chunk);
 

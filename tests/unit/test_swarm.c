@@ -335,6 +335,57 @@ static void test_bad_chunk_bans_and_rerequests(void **state) {
   swarm_free(sw);
 }
 
+/* A verified chunk found damaged on our disk is fetched again; a complete
+ * recipient goes back to fetching and completes a second time; a donor
+ * cannot lose a chunk. */
+static void test_lost_chunk_is_fetched_again(void **state) {
+  (void)state;
+  struct swarm_config cfg;
+  swarm_config_default(&cfg);
+  cfg.initial_window = 1;
+  cfg.max_window = 1;
+  struct swarm *sw = mk(&R, &cfg, 4, 0);
+  struct swarm_stats st;
+  connect_with(sw, 1, 4, 0, 4, 0);
+  for (int guard = 0; guard < 8; guard++) {
+    uint32_t req[16];
+    size_t k = rec_requests(&R, 0, 1, req, 16);
+    swarm_stats_get(sw, &st);
+    if (st.state != SWARM_STATE_FETCH) {
+      break;
+    }
+    assert_int_equal(swarm_chunk_received(sw, 1, req[k - 1], 1, 10 + guard), 0);
+  }
+  swarm_stats_get(sw, &st);
+  assert_int_equal(st.state, SWARM_STATE_SEED);
+  assert_int_equal(rec_count(&R, SWARM_ACT_COMPLETE, UINT32_MAX), 1);
+  size_t mark = R.n;
+  assert_int_equal(swarm_chunk_lost(sw, 2, 30), 0);
+  swarm_stats_get(sw, &st);
+  assert_int_equal(st.state, SWARM_STATE_FETCH);
+  assert_int_equal(st.chunks_have, 3);
+  assert_int_equal(st.bytes_have, 3ull * CHUNK);
+  assert_int_equal(swarm_chunk_has(sw, 2), 0);
+  uint32_t again = UINT32_MAX;
+  assert_int_equal(rec_requests(&R, mark, 1, &again, 1), 1);
+  assert_int_equal(again, 2);
+  assert_int_equal(swarm_chunk_lost(sw, 2, 31), 0); /* already missing */
+  assert_int_equal(swarm_chunk_lost(sw, 4, 31), SM_EPROTO);
+  assert_int_equal(swarm_chunk_received(sw, 1, 2, 1, 40), 0);
+  swarm_stats_get(sw, &st);
+  assert_int_equal(st.state, SWARM_STATE_SEED);
+  assert_int_equal(st.chunks_have, 4);
+  assert_int_equal(rec_count(&R, SWARM_ACT_COMPLETE, UINT32_MAX), 2);
+  swarm_free(sw);
+
+  cfg.role = SWARM_ROLE_DONOR;
+  sw = mk(&R, &cfg, 4, 1);
+  assert_int_equal(swarm_chunk_lost(sw, 1, 0), SM_ESTATE);
+  swarm_stats_get(sw, &st);
+  assert_int_equal(st.chunks_have, 4);
+  swarm_free(sw);
+}
+
 static void test_disconnect_returns_requests(void **state) {
   (void)state;
   struct swarm_config cfg;
@@ -790,6 +841,7 @@ int main(void) {
       cmocka_unit_test(test_window_grows_with_rate_times_rtt),
       cmocka_unit_test(test_endgame_duplicates_then_cancels),
       cmocka_unit_test(test_bad_chunk_bans_and_rerequests),
+      cmocka_unit_test(test_lost_chunk_is_fetched_again),
       cmocka_unit_test(test_disconnect_returns_requests),
       cmocka_unit_test(test_timeout_reissues_elsewhere),
       cmocka_unit_test(test_dials_up_to_degree_donor_first),
