@@ -310,6 +310,7 @@ int node__record_by_key(struct node *n, const uint8_t *key);
 int node__record_new(struct node *n);
 void node__handle_closed(uv_handle_t *h);
 /* Pauses reading on every link while the download bucket is in debt. */
+void node__reads_rate_changed(struct node *n);
 void node__reads_throttle(struct node *n);
 
 /* Daemon and links (daemon.c, link.c). */

@@ -83,20 +83,19 @@ for t in d.get("transfers", []):
 }
 # wait_have SOCK TARGET FRACTION: until the transfer holds that share of its bytes.
 wait_have() {
-  local have total
   for _ in $(seq 600); do
-    have=$(xfer "$1" "$2" bytes_have)
-    total=$(xfer "$1" "$2" bytes_total)
-    if [ -n "$have" ] && [ -n "$total" ] && [ "$total" -gt 0 ] &&
-       [ "$(echo "$have >= $total * $3" | bc)" = 1 ]; then
-      return 0
-    fi
+    "$SM" status --json --control "$1" 2>/dev/null | python3 -c '
+import json, sys
+for t in json.load(sys.stdin).get("transfers", []):
+    if t.get("target") == sys.argv[1] and t.get("bytes_total", 0) > 0:
+        sys.exit(0 if t["bytes_have"] >= t["bytes_total"] * float(sys.argv[2]) else 1)
+sys.exit(1)' "$2" "$3" && return 0
     sleep 0.05
   done
   return 1
 }
 tree_sums() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum); }
-same_tree() { [ -s "$1" ] && tree_sums "$2" | cmp -s "$1" -; } # SUMS DIR
+same_tree() { [ -s "$1" ] && cmp -s "$1" <(tree_sums "$2"); } # SUMS DIR
 
 # ---- a small donor under a light write load
 servers+=("$(mariadb_start_donor "$WORK/donor" $DPORT "$WORK/donor.err" \
@@ -182,12 +181,19 @@ mkdir -p small/live/db
 head -c 3000000 /dev/urandom >small/live/ibdata1
 echo precious >small/live/db/marker
 tree_sums small/live >live.sums
-"$SM" rate --max-upload $slow --control s0/control.sock >/dev/null
+# The recipient's download cap holds the fetch while the disk is filled: a
+# few chunks in, it drops to 1 B/s (one chunk in flight at most), the filler
+# takes every free block, then the cap is lifted and the next write fails.
+"$SM" rate --max-download $slow --control s1/control.sock >/dev/null
 "$SM" join "${JOIN[@]}" --control s1/control.sock --target "$WORK/small/live" --replace \
   --port $((base + 5)) >joinA1.json 2>joinA1.err &
 jpid=$!
-wait_have s1/control.sock "$WORK/small/live.seedmesh-fetched" 0.05
+wait_have s1/control.sock "$WORK/small/live.seedmesh-fetched" 0.05 ||
+  not_ok "(a) the fetch was not seen under way (test setup)"
+"$SM" rate --max-download 1 --control s1/control.sock >/dev/null
+sleep 0.5
 dd if=/dev/zero of=small/filler bs=1M >/dev/null 2>&1 # until the disk is full
+"$SM" rate --max-download 0 --control s1/control.sock >/dev/null
 wait "$jpid"
 rc=$?
 check "(a) join fails when the disk fills during fetch: $(head -1 joinA1.err)" \
@@ -197,7 +203,6 @@ check "(a) the staging area is kept for the resume" \
 check "(a) the live datadir is untouched (sha256 of every file) and not renamed" \
   eval 'same_tree live.sums small/live && [ ! -e small/live.seedmesh-old ]'
 rm -f small/filler
-"$SM" rate --max-upload 0 --control s0/control.sock >/dev/null
 "$SM" join "${JOIN[@]}" --control s1/control.sock --target "$WORK/small/live" --replace \
   --port $((base + 5)) >joinA2.json 2>joinA2.err
 rc=$?
@@ -250,7 +255,8 @@ check "(d) join run again reuses the fetched tree, prepares and reaches CAUGHT_U
   --port $((base + 7)) >joinE1.json 2>joinE1.err &
 jpid=$!
 pids+=($jpid)
-wait_have s3/control.sock "$WORK/r3/data.seedmesh-fetched" 0.2
+wait_have s3/control.sock "$WORK/r3/data.seedmesh-fetched" 0.2 ||
+  not_ok "(e) the fetch was not seen under way (test setup)"
 # nothing more arrives (one chunk in flight at most) while we read what it holds
 "$SM" rate --max-download 1 --control s3/control.sock >/dev/null
 sleep 0.5

@@ -53,7 +53,11 @@ mariadb_start_donor() {
   local pid=$!
   for _ in $(seq 150); do
     q "$dir/sock" "SELECT 1" >/dev/null 2>&1 && break
-    kill -0 "$pid" 2>/dev/null || break
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "    mariadbd exited at start-up (port $port):" >&2
+      grep ERROR "$log" | tail -3 | sed 's/^/    /' >&2
+      break
+    fi
     sleep 0.2
   done
   echo "$pid"
