@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -268,6 +269,26 @@ static int run_fetch(int fd, const char *manifest, const char *target, struct jo
   }
 }
 
+/* Written into DATADIR right after PLACE and removed once JOIN succeeded: a
+ * join that failed in between (START or JOIN) finds it when run again and
+ * starts the placed datadir instead of asking for --replace and a fetch. */
+#define JOIN_PLACED_FILE "seedmesh_join_placed"
+
+/* A server recorded in DATADIR/mariadbd.pid that is still alive, else 0. */
+static long running_pid(const char *datadir) {
+  char path[PATH_MAX + 32];
+  snprintf(path, sizeof(path), "%s/mariadbd.pid", datadir);
+  FILE *f = fopen(path, "r");
+  long pid = 0;
+  if (f != NULL) {
+    if (fscanf(f, "%ld", &pid) != 1 || pid <= 0 || kill((pid_t)pid, 0) != 0) {
+      pid = 0;
+    }
+    fclose(f);
+  }
+  return pid;
+}
+
 static int read_tree_file(const char *dir, const char *name, uint8_t **buf, size_t *len) {
   char path[PATH_MAX + 64];
   snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -484,15 +505,23 @@ int cli_cmd_join(int argc, char **argv) {
     return cli_fail(CLI_EXIT_FAILURE, "join", "%s", eerr);
   }
   int ds = dir_state(datadir);
+  char placed[PATH_MAX + 64];
+  snprintf(placed, sizeof(placed), "%s/%s", datadir, JOIN_PLACED_FILE);
+  const int resume = ds == 1 && access(placed, F_OK) == 0;
   if (ds == 2) {
     return cli_fail(CLI_EXIT_FAILURE, "join", "%s exists and is not a directory", datadir);
   }
-  if (ds == 1 && !a.replace) {
+  if (resume && running_pid(datadir) != 0) {
+    return cli_fail(CLI_EXIT_FAILURE, "join",
+                    "a server (pid %ld) still runs on %s from an earlier join: stop it (kill %ld), "
+                    "then run join again", running_pid(datadir), datadir, running_pid(datadir));
+  }
+  if (ds == 1 && !a.replace && !resume) {
     return cli_fail(CLI_EXIT_FAILURE, "join",
                     "%s is not empty: pass --replace to keep it as %s and put the replica in its "
                     "place (nothing is deleted)", datadir, old);
   }
-  if (ds == 1 && dir_state(old) != -1) {
+  if (ds == 1 && !resume && dir_state(old) != -1) {
     return cli_fail(CLI_EXIT_FAILURE, "join",
                     "%s already exists: move it away first (seedmesh never deletes a datadir)",
                     old);
@@ -552,7 +581,12 @@ int cli_cmd_join(int argc, char **argv) {
   stage_begin(&c, ST_FETCH);
   char facts_path[PATH_MAX + 64];
   snprintf(facts_path, sizeof(facts_path), "%s/%s", fetched, ENGINE_FACTS_FILE);
-  if (access(facts_path, R_OK) == 0) {
+  /* After a failure past PLACE the prepared tree is DATADIR itself. */
+  const char *tree = resume ? datadir : fetched;
+  if (resume) {
+    c.skipped[ST_FETCH] = 1;
+    stage_end(&c, ST_FETCH, "an earlier join placed and prepared DATADIR: starting it again");
+  } else if (access(facts_path, R_OK) == 0) {
     c.skipped[ST_FETCH] = 1;
     stage_end(&c, ST_FETCH, "reusing the fetched tree from an earlier run");
   } else {
@@ -570,7 +604,7 @@ int cli_cmd_join(int argc, char **argv) {
   stage_begin(&c, ST_CHECK);
   uint8_t *buf = NULL;
   size_t len = 0;
-  rc = read_tree_file(fetched, ENGINE_FACTS_FILE, &buf, &len);
+  rc = read_tree_file(tree, ENGINE_FACTS_FILE, &buf, &len);
   if (rc == 0) {
     rc = engine_parse_facts_file(buf, len, &facts, &coords);
     sm_free(buf);
@@ -578,10 +612,10 @@ int cli_cmd_join(int argc, char **argv) {
   }
   if (rc < 0) {
     cli_fail(CLI_EXIT_FAILURE, "join", "%s/%s is missing or malformed (%s): not a snapshot taken "
-             "with --engine %s", fetched, ENGINE_FACTS_FILE, sm_strerror(rc), ops->name);
+             "with --engine %s", tree, ENGINE_FACTS_FILE, sm_strerror(rc), ops->name);
     goto out;
   }
-  if (ops->position != NULL && ops->position(fetched, &coords, position, eerr) < 0) {
+  if (ops->position != NULL && ops->position(tree, &coords, position, eerr) < 0) {
     cli_fail(CLI_EXIT_FAILURE, "join", "%s", eerr);
     goto out;
   }
@@ -611,15 +645,23 @@ int cli_cmd_join(int argc, char **argv) {
 
   /* ---- PREPARE: redo applied in place, in the fetched tree */
   stage_begin(&c, ST_PREPARE);
-  if (ops->prepare(fetched, &local, log, eerr) < 0) {
-    cli_fail(CLI_EXIT_FAILURE, "join", "%s; %s is untouched", eerr, datadir);
+  if (resume) {
+    c.skipped[ST_PREPARE] = 1;
+  } else if (ops->prepare(fetched, &local, log, eerr) < 0) {
+    cli_fail(CLI_EXIT_FAILURE, "join", "%s; %s is untouched (run join again to prepare the "
+             "fetched tree again)", eerr, datadir);
     goto out;
   }
-  stage_end(&c, ST_PREPARE, "");
+  stage_end(&c, ST_PREPARE, resume ? "done by an earlier join" : "");
 
   /* ---- PLACE: rename; an old datadir is kept aside */
   stage_begin(&c, ST_PLACE);
-  ds = dir_state(datadir);
+  ds = resume ? -1 : dir_state(datadir);
+  if (resume) {
+    c.skipped[ST_PLACE] = 1;
+    stage_end(&c, ST_PLACE, "done by an earlier join");
+    goto start;
+  }
   if (ds == 0 && rmdir(datadir) != 0) {
     cli_fail(CLI_EXIT_FAILURE, "join", "cannot remove the empty %s: %s", datadir, strerror(errno));
     goto out;
@@ -642,9 +684,14 @@ int cli_cmd_join(int argc, char **argv) {
     goto out;
   }
   sm_fs_fsync_dir(parent);
+  /* Best effort: without the mark a failed START can still be retried by
+   * hand with --replace and a new fetch. */
+  static const char mark[] = "placed and prepared by seedmesh join; removed once it joined\n";
+  sm_fs_write_atomic(placed, mark, sizeof(mark) - 1, 0644);
   stage_end(&c, ST_PLACE, old_kept[0] ? old_kept : "");
 
   /* ---- START */
+start:
   stage_begin(&c, ST_START);
   struct engine_start_options so = {
       .datadir = datadir, .server_id = server_id, .port = a.port, .socket = a.socket,
@@ -652,8 +699,9 @@ int cli_cmd_join(int argc, char **argv) {
       .admin_user = a.local_user, .admin_password_file = a.local_password_file,
   };
   if (ops->start(&so, &srv, eerr) < 0) {
-    cli_fail(CLI_EXIT_FAILURE, "join", "%s%s%s", eerr, old_kept[0] ? "; the old datadir is in " : "",
-             old_kept);
+    cli_fail(CLI_EXIT_FAILURE, "join", "%s%s%s; once fixed, run join again: it starts %s without "
+             "fetching again", eerr, old_kept[0] ? "; the old datadir is in " : "", old_kept,
+             datadir);
     goto out;
   }
   snprintf(detail, sizeof(detail), "server_id %u, pid %ld, socket %s", server_id, (long)srv.pid,
@@ -664,10 +712,11 @@ int cli_cmd_join(int argc, char **argv) {
   stage_begin(&c, ST_JOIN);
   a.jo.gtid = position;
   if (ops->join(&srv, &a.jo, eerr) < 0) {
-    cli_fail(CLI_EXIT_FAILURE, "join", "%s (the server keeps running, pid %ld)", eerr,
-             (long)srv.pid);
+    cli_fail(CLI_EXIT_FAILURE, "join", "%s (the server keeps running, pid %ld: stop it and run "
+             "join again to retry from START)", eerr, (long)srv.pid);
     goto out;
   }
+  unlink(placed); /* joined: from now on DATADIR is a replica like any other */
   if (needs_source) {
     snprintf(detail, sizeof(detail), "replicating from %.100s:%u at %.400s", a.jo.source_host,
              a.jo.source_port, position[0] ? position : "(empty GTID)");
@@ -679,8 +728,8 @@ int cli_cmd_join(int argc, char **argv) {
   /* ---- CAUGHT_UP */
   stage_begin(&c, ST_CAUGHT_UP);
   if (ops->wait_caught_up(&srv, &a.jo, a.timeout_s, gtid_done, eerr) < 0) {
-    cli_fail(CLI_EXIT_FAILURE, "join", "%s (the server keeps running, pid %ld)", eerr,
-             (long)srv.pid);
+    cli_fail(CLI_EXIT_FAILURE, "join", "%s (the server keeps running, pid %ld, with replication "
+             "set up: see SHOW SLAVE STATUS)", eerr, (long)srv.pid);
     goto out;
   }
   snprintf(detail, sizeof(detail), "at %.500s", gtid_done[0] ? gtid_done : "(empty GTID)");

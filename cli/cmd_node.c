@@ -14,7 +14,7 @@ static void node_usage(FILE *out) {
           "                     [--serve STORE] [--seeds H:P,...] [--peers H:P,...]\n"
           "                     [--control PATH] [--metrics HOST:PORT]\n"
           "                     [--max-upload RATE] [--max-download RATE]\n"
-          "                     [--linger SECONDS] [--no-super-seed]\n"
+          "                     [--linger SECONDS] [--no-super-seed] [--donor-only]\n"
           "                     [--log-level error|warn|info|debug]\n\n"
           "Runs a node in the foreground (logs on stderr; stops cleanly on SIGTERM or\n"
           "SIGINT). It serves the latest snapshot of --serve, fetches what `seedmesh fetch`\n"
@@ -30,7 +30,9 @@ static void node_usage(FILE *out) {
           "                      (default 300; stops earlier when no peer needs anything)\n"
           "  --no-super-seed     when serving, show every chunk to every peer instead of\n"
           "                      spreading first copies (for recipients that cannot share,\n"
-          "                      e.g. a baseline where each knows only the donor)\n\n"
+          "                      e.g. a baseline where each knows only the donor)\n"
+          "  --donor-only        when fetching, take chunks from the donor only, never\n"
+          "                      from other recipients (a baseline to compare with)\n\n"
           "example:\n"
           "  seedmesh node --listen 10.0.0.1:7400 --key node.key --trust trust.txt \\\n"
           "      --state /var/lib/seedmesh --serve /srv/snap --metrics 127.0.0.1:9400\n\n"
@@ -59,6 +61,7 @@ int cli_cmd_node(int argc, char **argv) {
       {"max-download", required_argument, NULL, 'D'}, {"linger", required_argument, NULL, 'L'},
       {"log-level", required_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
       {"metrics", required_argument, NULL, 'm'}, {"no-super-seed", no_argument, NULL, 'N'},
+      {"donor-only", no_argument, NULL, 'O'},
       {NULL, 0, NULL, 0},
   };
   struct node_config cfg;
@@ -79,6 +82,7 @@ int cli_cmd_node(int argc, char **argv) {
     case 'c': cfg.control_path = optarg; break;
     case 'm': cfg.metrics_listen = optarg; break;
     case 'N': cfg.no_super_seed = 1; break;
+    case 'O': cfg.donor_only = 1; break;
     case 'U':
     case 'D': {
       uint64_t rate = 0;

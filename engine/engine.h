@@ -345,7 +345,6 @@ int engine_mysql_explain(unsigned error_no, const char *message, const char *wha
  * default "mysqld") into facts (version, os, machine, plugin_libraries). */
 int engine_mysql_local_facts(const struct engine_local *local, struct engine_kvset *out,
                              char *err);
-
 /* ------------------------------------------------------------------ Galera
  * (engine/galera.c, docs/galera.md) */
 /* What a running Galera node can still replay by IST: the write-sets it

@@ -97,8 +97,8 @@ int engine__run(char *const argv[], const char *log_path, int *out_status) {
   return 0;
 }
 
-/* Copies the last line of the log holding "[ERROR]" (else the last non-empty
- * line) into out, trimmed to one line. */
+/* Copies the last line of the log holding "[ERROR]" other than "Aborting"
+ * (else the last non-empty line) into out, trimmed to one line. */
 void engine__log_last_error(const char *log_path, char *out, size_t out_size) {
   out[0] = '\0';
   uint8_t *buf = NULL;
@@ -133,7 +133,9 @@ void engine__log_last_error(const char *log_path, char *out, size_t out_size) {
     if (l > 0) {
       last = p;
       last_len = l;
-      if (memmem(p, l, "[ERROR]", 7) != NULL || memmem(p, l, "ERROR", 5) != NULL) {
+      /* mariadbd ends with "[ERROR] Aborting": the reason is the line before */
+      if ((memmem(p, l, "[ERROR]", 7) != NULL || memmem(p, l, "ERROR", 5) != NULL) &&
+          memmem(p, l, "] Aborting", 10) == NULL) {
         best = p;
         best_len = l;
       }

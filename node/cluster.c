@@ -160,8 +160,10 @@ static void add_candidate(struct node *n, const uint8_t *origin, const uint8_t *
       uint32_t flags = t->manifest && memcmp(t->manifest->donor, origin, SM_PUBKEY_BYTES) == 0
                            ? SWARM_PEER_DONOR
                            : 0;
-      swarm_candidate_add(t->swarm, (uint32_t)h, flags, node__now(n));
-      node__transfer_flush(t);
+      if (node__transfer_peer_wanted(t, flags)) {
+        swarm_candidate_add(t->swarm, (uint32_t)h, flags, node__now(n));
+        node__transfer_flush(t);
+      }
     }
   }
 }
@@ -242,7 +244,12 @@ int node__cluster_start(struct node *n, const struct sockaddr_storage *listen, c
   cfg.identity = &n->identity;
   cfg.trust = &n->trust;
   to_gossip_addr(listen, &cfg.addr);
-  cfg.generation = node__wall_ms() / 1000;
+  rc = node__generation_next(n->cfg->state_dir, node__wall_ms() / 1000, &cfg.generation);
+  if (rc < 0) {
+    snprintf(err, err_size, "cannot record the gossip generation in %s: %s", n->cfg->state_dir,
+             sm_strerror(rc));
+    return rc;
+  }
   randombytes_buf(&cfg.seed, sizeof(cfg.seed));
   rc = gossip_new(&cfg, &ops, node__now(n), &n->gossip);
   if (rc < 0) {

@@ -160,6 +160,7 @@ static void handle(struct control_client *c, const uint8_t *body, size_t len) {
     }
     if (req.down >= 0) {
       node__bucket_set_rate(&n->down, (uint64_t)req.down, now);
+      node__reads_rate_changed(n);
     }
     sm_log(SM_LOG_INFO, "control", "bandwidth caps now up %llu B/s, down %llu B/s (0 = none)",
            (unsigned long long)n->up.rate, (unsigned long long)n->down.rate);

@@ -161,7 +161,7 @@ static void manifest_ready(struct node__transfer *t) {
     uint32_t flags = r->has_key && memcmp(r->key, t->manifest->donor, SM_PUBKEY_BYTES) == 0
                          ? SWARM_PEER_DONOR
                          : 0;
-    if (r->has_addr) {
+    if (r->has_addr && node__transfer_peer_wanted(t, flags)) {
       swarm_candidate_add(t->swarm, h, flags, now);
     }
     if (r->link != NULL && r->link->state == NODE__LINK_OPEN && r->link->transfer == NULL) {

@@ -29,6 +29,8 @@ struct node_config {
   const char *metrics_listen;    /* "HOST:PORT" for Prometheus, or NULL */
   int no_super_seed;             /* donor: reveal every chunk to every peer
                                     (baselines where recipients cannot share) */
+  int donor_only;                /* recipient: fetch from the donor only, never
+                                    from other recipients (baselines) */
 };
 
 /* Sets the defaults documented above (everything else zero/NULL). */

@@ -49,16 +49,12 @@ chmod 600 repl.pw
 
 TABLES=4
 ROWS=$((SIZE_MB * 4000 / TABLES))
-SB=(--db-driver=mysql --mysql-socket="$WORK/donor/sock" --mysql-user=root --mysql-db=sbtest
-    --tables=$TABLES --table-size=$ROWS)
+sysbench_setup "$WORK/donor/sock" $TABLES $ROWS
 t0=$(date +%s.%N)
 sysbench oltp_read_write "${SB[@]}" --threads=2 prepare >sb-prepare.log 2>&1
 rc=$?  # before any $(...) in the description resets $?
 check "sysbench prepared $TABLES tables of $ROWS rows ($(elapsed "$t0") s)" test $rc -eq 0
-sysbench oltp_read_write "${SB[@]}" --threads=2 --time=0 --rate=40 --report-interval=0 run \
-  >sb-run.log 2>&1 &
-sbpid=$!
-pids+=($sbpid)
+sysbench_load 2 40
 sleep 2
 
 # ---- snapshot under load, then a donor node serving it

@@ -22,6 +22,20 @@ mariadb_need_tools() {
 
 q() { mariadb -S "$1" -uroot -N -B -e "$2"; }
 
+# sysbench_setup SOCK TABLES ROWS: the sbtest options for later calls (SB).
+sysbench_setup() {
+  SB=(--db-driver=mysql --mysql-socket="$1" --mysql-user=root --mysql-db=sbtest
+      --tables="$2" --table-size="$3")
+}
+# sysbench_load THREADS RATE: a continuous write load in the background until
+# killed; its pid in sbpid (and in pids, for the cleanup).
+sysbench_load() {
+  sysbench oltp_read_write "${SB[@]}" --threads="$1" --time=0 --rate="$2" --report-interval=0 \
+    run >sb-run.log 2>&1 &
+  sbpid=$!
+  pids+=($sbpid)
+}
+
 # mariadb_start_donor DATADIR PORT LOG [mariadbd options...]: installs a fresh
 # datadir and starts mariadbd on it (binary log on, server_id 1, socket
 # DATADIR/sock, loopback only); prints its pid. mariadbd refuses root without
@@ -39,7 +53,11 @@ mariadb_start_donor() {
   local pid=$!
   for _ in $(seq 150); do
     q "$dir/sock" "SELECT 1" >/dev/null 2>&1 && break
-    kill -0 "$pid" 2>/dev/null || break
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "    mariadbd exited at start-up (port $port):" >&2
+      grep ERROR "$log" | tail -3 | sed 's/^/    /' >&2
+      break
+    fi
     sleep 0.2
   done
   echo "$pid"
