@@ -173,7 +173,11 @@ check "the donor's gcache no longer holds the snapshot's seqno ($snap_seqno < $d
 if [ "$MODE" = sst ]; then
   fresh=$(grep -c 'seedmesh sst: fresh snapshot .* taken' g0.err)
   echo "    the donor took $fresh fresh snapshot(s) for the three SSTs"
-  check "the donor served the three SSTs from one fresh snapshot" test "$fresh" -le 1
+  # How many depends on when each joiner's request arrives (timing): never
+  # more than one per SST, and each one for a stated reason.
+  reasons=$(grep -c "seedmesh sst: the latest snapshot (seqno [0-9]*) is older than\|seedmesh sst: .*older than the donor's IST window" g0.err)
+  check "at most one fresh snapshot per SST, each for a stated reason ($reasons)" \
+    test "$fresh" -le 3 -a "$fresh" -le "$reasons"
   # without a key the donor may not take a fresh snapshot: it must refuse
   printf '[sst]\ncontrol = %s/s0/control.sock\nstore = %s/store\n' "$WORK" "$WORK" >sm0.cnf
   write_cnf 4 "gcomm://127.0.0.1:$((base + 5))" $GCACHE seedmesh
