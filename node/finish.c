@@ -42,9 +42,9 @@ void node__transfer_chunk_damaged(struct node__transfer *t, uint32_t chunk) {
     rc = swarm_chunk_lost(t->swarm, chunk, node__now(t->node));
   }
   if (rc < 0) {
-    node__transfer_fail(t, "chunk %u was damaged on disk after it was verified (%s); the staging "
-                        "directory %s is kept: fetch again to re-fetch it", chunk,
-                        sm_strerror(rc), t->staging_dir);
+    node__transfer_fail(t, "chunk %u was damaged on disk after it was verified and cannot be "
+                        "revoked (%s); the staging directory %s is kept: fetch again to "
+                        "re-fetch it", chunk, sm_strerror(rc), t->staging_dir);
     return;
   }
   t->node->chunks_damaged++;

@@ -34,16 +34,18 @@ if [ ${#targets[@]} -eq 0 ]; then
     [ -x "$bin" ] && targets+=("$(basename "$bin")")
   done
 fi
+for name in "${targets[@]}"; do
+  if [ ! -x "build-fuzz/tests/fuzz/$name" ]; then
+    echo "fuzz-long.sh: no fuzz target '$name' in build-fuzz/tests/fuzz/ (ls build-fuzz/tests/fuzz lists them)" >&2
+    exit 2
+  fi
+done
 crashed=0
 echo "# $(date -u +%Y-%m-%dT%H:%MZ), $seconds s per target, $jobs job(s), $(git rev-parse --short HEAD 2>/dev/null)"
 echo "| target | seconds | executions | exec/s | corpus files | crashes |"
 echo "|---|---|---|---|---|---|"
 for name in "${targets[@]}"; do
   bin=build-fuzz/tests/fuzz/$name
-  if [ ! -x "$bin" ]; then
-    echo "fuzz-long.sh: no fuzz target '$name' in build-fuzz/tests/fuzz/" >&2
-    exit 2
-  fi
   corpus=$root/build-fuzz/corpus-$name
   artifacts=$root/build-fuzz/artifacts-$name
   mkdir -p "$corpus" "$artifacts"

@@ -188,8 +188,8 @@ int swarm_chunk_lost(struct swarm *sw, uint32_t chunk, uint64_t now) {
   if (!swarm__bit(sw->have, chunk)) {
     return 0;
   }
-  if (sw->cfg.role == SWARM_ROLE_DONOR || sw->state == SWARM_STATE_DONE) {
-    return SM_ESTATE; /* nobody to fetch it from / nothing left to fetch into */
+  if (sw->cfg.role == SWARM_ROLE_DONOR) {
+    return SM_ESTATE; /* the snapshot's source: nobody to fetch it from */
   }
   swarm__bit_clear(sw->have, chunk);
   sw->have_count--;
@@ -208,8 +208,9 @@ int swarm_chunk_lost(struct swarm *sw, uint32_t chunk, uint64_t now) {
       swarm__emit_bitfield(sw, sw->peers[i].handle, sw->have);
     }
   }
-  if (sw->state == SWARM_STATE_SEED) {
-    /* Back to fetching; COMPLETE is emitted again when it is back. */
+  if (sw->state != SWARM_STATE_FETCH) {
+    /* Back to fetching, from lingering or after it (links stay open in
+     * DONE); COMPLETE and LINGER_DONE are emitted again. */
     sw->state = SWARM_STATE_FETCH;
     sw->complete_at = 0;
     sw->linger_started = 0;

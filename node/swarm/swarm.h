@@ -223,8 +223,8 @@ int swarm_chunk_received(struct swarm *sw, uint32_t peer, uint32_t chunk,
 /* A chunk we had verified was found damaged on our disk (a re-read failed
  * its id). It is missing again and will be requested from a peer (every
  * connected peer gets a fresh SEND_BITFIELD without it); a
- * complete recipient goes back to fetching and emits COMPLETE again once it
- * is back. SM_ESTATE on a donor or once lingering is over. */
+ * complete recipient (lingering or done) goes back to fetching and emits
+ * COMPLETE again once it is back. SM_ESTATE on a donor. */
 int swarm_chunk_lost(struct swarm *sw, uint32_t chunk, uint64_t now);
 /* An UPLOAD_START finished (fully sent, canceled or failed); bytes is what
  * was actually sent. Frees the upload slot. */

@@ -387,6 +387,29 @@ static void test_lost_chunk_is_fetched_again(void **state) {
   assert_int_equal(rec_count(&R, SWARM_ACT_COMPLETE, UINT32_MAX), 2);
   swarm_free(sw);
 
+  /* After lingering is over (links stay open): back to fetching too. */
+  swarm_config_default(&cfg);
+  cfg.linger_max_ms = 0;
+  sw = mk(&R, &cfg, 2, 0);
+  connect_with(sw, 1, 2, 0, 2, 0);
+  assert_int_equal(swarm_chunk_received(sw, 1, 0, 1, 10), 0);
+  assert_int_equal(swarm_chunk_received(sw, 1, 1, 1, 11), 0);
+  swarm_tick(sw, 100);
+  swarm_stats_get(sw, &st);
+  assert_int_equal(st.state, SWARM_STATE_DONE);
+  assert_int_equal(rec_count(&R, SWARM_ACT_LINGER_DONE, UINT32_MAX), 1);
+  mark = R.n;
+  assert_int_equal(swarm_chunk_lost(sw, 1, 120), 0);
+  swarm_stats_get(sw, &st);
+  assert_int_equal(st.state, SWARM_STATE_FETCH);
+  assert_int_equal(rec_requests(&R, mark, 1, &again, 1), 1);
+  assert_int_equal(again, 1);
+  assert_int_equal(swarm_chunk_received(sw, 1, 1, 1, 130), 0);
+  swarm_tick(sw, 200);
+  assert_int_equal(rec_count(&R, SWARM_ACT_COMPLETE, UINT32_MAX), 2);
+  assert_int_equal(rec_count(&R, SWARM_ACT_LINGER_DONE, UINT32_MAX), 2);
+  swarm_free(sw);
+
   swarm_config_default(&cfg);
   cfg.role = SWARM_ROLE_DONOR;
   sw = mk(&R, &cfg, 4, 1);
