@@ -9,6 +9,9 @@
 #              mariadbd starts; the nodes join by IST only. (Skipped while
 #              the engine-generic join does not exist; the flags used here
 #              are a draft.)
+# First, without servers: the joiner's ready line, stdout with protocol lines
+# only, a forged answer ignored, the joiner stopping when --parent dies, the
+# donor refusing a joiner of another method.
 # Both: all four reach Synced with wsrep_cluster_size=4; after the writes
 # stop CHECKSUM TABLE agrees on every node; once the donor's gcache has been
 # overrun the snapshot is refused with one clear line.
@@ -53,6 +56,33 @@ cleanup_all() {
 trap 'cleanup_all; [ "${KEEP_WORK:-0}" = 1 ] || rm -rf "$WORK"' EXIT
 
 . "$SRC_DIR/tests/integration/galera_lib.sh"
+
+# ---- the script protocol without servers: stdout carries protocol lines only
+sleep 300 &
+fake_parent=$!
+mkdir -p lone
+"$SM" sst --role joiner --address 127.0.0.1:$((base + 19)) --datadir "$WORK/lone/" \
+  --parent $fake_parent --progress 0 --mysqld-args --datadir=x >lone.out 2>lone.err &
+sst_pid=$!
+for _ in $(seq 50); do [ -s lone.out ] && break; sleep 0.1; done
+check "the joiner prints 'ready HOST:PORT/seedmesh/NONCE' at once" \
+  grep -qE "^ready 127\.0\.0\.1:$((base + 19))/seedmesh/[0-9a-f]{32}\$" lone.out
+check "and marks the datadir with sst_in_progress" test -e lone/sst_in_progress
+echo "SEEDMESH-SST 1 00000000000000000000000000000000 error forged" >forged.txt
+bash -c "exec 3<>/dev/tcp/127.0.0.1/$((base + 19)); cat forged.txt >&3" 2>/dev/null
+kill $fake_parent
+wait $fake_parent 2>/dev/null
+wait $sst_pid
+rc=$?
+check "when mariadbd (--parent) dies the joiner stops (exit $rc) and says so" \
+  bash -c "[ $rc -eq 1 ] && grep -q 'is gone; stopping' lone.err"
+check "an answer with the wrong nonce was ignored" grep -q "wrong nonce" lone.err
+check "stdout held the ready line only" test "$(wc -l <lone.out)" -eq 1
+check "sst_in_progress is removed" test ! -e lone/sst_in_progress
+expect_one_line_error "a donor asked to serve a joiner of another SST method" 1 \
+  "not a seedmesh one: set wsrep_sst_method=seedmesh on the joiner too" -- \
+  "$SM" sst --no-config --role donor --address 127.0.0.1:4444/xtrabackup_sst//1 \
+  --gtid 2096eb41-e618-11f1-bc91-5e4c9602a8ef:11 --gtid-domain-id 0
 
 # ---- the bootstrap node with data under write load
 GCACHE=48M
