@@ -33,7 +33,10 @@ static void join_usage(FILE *out) {
           "         [--mariadbd PATH | --mysqld PATH | --start-command CMD]\n"
           "         [--backup-tool PATH] [--local-user U] [--local-password-file F]\n"
           "         [--group-replication --group-local-address HOST:PORT\n"
-          "          [--group-seeds LIST]] [--timeout SECONDS] [--quiet] [--json]\n\n"
+          "          [--group-seeds LIST]] [--timeout SECONDS] [--quiet] [--json]\n"
+          "       seedmesh join --engine galera --control SOCK --target DATADIR\n"
+          "         --defaults-file NODE.cnf --source-host MEMBER --source-port P\n"
+          "         [--replication-user U --replication-password-file F] [--replace] ...\n\n"
           "Makes DATADIR a running replica of the source: the node behind SOCK fetches the\n"
           "snapshot (from the donor and its peers) into DATADIR.seedmesh-fetched; then the\n"
           "snapshot is checked against the local server binary, prepared (MariaDB:\n"
@@ -44,6 +47,13 @@ static void join_usage(FILE *out) {
           "  --engine mariadb     MariaDB 10.11 (docs/mariadb.md)\n"
           "  --engine mysql       MySQL 8.0.17+ from a clone snapshot (docs/mysql.md); async\n"
           "                       replication with GTID auto-position by default\n"
+          "  --engine galera      a new Galera node from a --galera-info snapshot: grastate.dat\n"
+          "                       at the snapshot's uuid:seqno, started with --defaults-file,\n"
+          "                       joins by IST; refused before anything is written when the\n"
+          "                       member --source-host no longer holds those write-sets in\n"
+          "                       its gcache (docs/galera.md). The --replication-* flags are\n"
+          "                       then the account used to read that member's status\n"
+          "  --defaults-file F    galera: the node's option file (wsrep settings, socket, log)\n"
           "  --replace            DATADIR may hold an old datadir: it is renamed to\n"
           "                       DATADIR.seedmesh-old (never deleted); without it, DATADIR\n"
           "                       must be missing or empty\n"
@@ -298,6 +308,7 @@ static int read_tree_file(const char *dir, const char *name, uint8_t **buf, size
 struct join_args {
   const char *engine, *control, *target, *manifest, *mariadbd, *backup_tool, *start_command;
   const char *socket, *local_user, *local_password_file, *repl_password_file;
+  const char *defaults_file;
   struct engine_join_options jo;
   uint32_t server_id;
   unsigned port;
@@ -328,6 +339,7 @@ static int parse_args(int argc, char **argv, struct join_args *a) {
       {"local-user", required_argument, NULL, 'U'},
       {"local-password-file", required_argument, NULL, 'W'},
       {"timeout", required_argument, NULL, 'T'},
+      {"defaults-file", required_argument, NULL, 'F'},
       {"replace", no_argument, NULL, 'r'},
       {"quiet", no_argument, NULL, 'q'},
       {"json", no_argument, NULL, 'j'},
@@ -379,6 +391,7 @@ static int parse_args(int argc, char **argv, struct join_args *a) {
     case 'C': a->start_command = optarg; break;
     case 'U': a->local_user = optarg; break;
     case 'W': a->local_password_file = optarg; break;
+    case 'F': a->defaults_file = optarg; break;
     case 'T':
       if (!num_ok || v == 0 || v > 86400 * 7) {
         return cli_fail(CLI_EXIT_USAGE, "join", "--timeout %s: use 1..604800 seconds", optarg);
@@ -434,12 +447,18 @@ int cli_cmd_join(int argc, char **argv) {
   const struct engine_ops *ops = a.engine ? engine_find(a.engine) : NULL;
   if (ops == NULL || ops == engine_find("dir")) {
     return cli_fail(CLI_EXIT_USAGE, "join", "--engine %s does not start a server (use --engine "
-                    "mariadb or mysql; for a plain tree use seedmesh fetch)", a.engine ? a.engine : "");
+                    "mariadb, mysql or galera; for a plain tree use seedmesh fetch)", a.engine ? a.engine : "");
   }
   const int needs_source = (ops->flags & ENGINE_JOIN_NEEDS_SOURCE) != 0;
   a.control = cli_control_path(a.control);
   if (a.control == NULL || a.target == NULL) {
     return cli_fail(CLI_EXIT_USAGE, "join", "--control and --target are required");
+  }
+  if ((ops->flags & ENGINE_JOIN_NEEDS_DEFAULTS_FILE) != 0 &&
+      (a.defaults_file == NULL || access(a.defaults_file, R_OK) != 0)) {
+    return cli_fail(CLI_EXIT_USAGE, "join", "--engine %s needs --defaults-file NODE.cnf, a "
+                    "readable option file with the node's wsrep settings%s%s", ops->name,
+                    a.defaults_file ? ": cannot read " : "", a.defaults_file ? a.defaults_file : "");
   }
   if (needs_source && (a.jo.source_host == NULL || a.jo.source_port == 0 || a.jo.user == NULL ||
                        a.repl_password_file == NULL)) {
@@ -615,7 +634,7 @@ int cli_cmd_join(int argc, char **argv) {
              "with --engine %s", tree, ENGINE_FACTS_FILE, sm_strerror(rc), ops->name);
     goto out;
   }
-  if (ops->position != NULL && ops->position(tree, &coords, position, eerr) < 0) {
+  if (ops->position != NULL && ops->position(tree, &coords, &a.jo, position, eerr) < 0) {
     cli_fail(CLI_EXIT_FAILURE, "join", "%s", eerr);
     goto out;
   }
@@ -697,6 +716,7 @@ start:
       .datadir = datadir, .server_id = server_id, .port = a.port, .socket = a.socket,
       .server_binary = a.mariadbd, .start_command = a.start_command,
       .admin_user = a.local_user, .admin_password_file = a.local_password_file,
+      .defaults_file = a.defaults_file,
   };
   if (ops->start(&so, &srv, eerr) < 0) {
     cli_fail(CLI_EXIT_FAILURE, "join", "%s%s%s; once fixed, run join again: it starts %s without "

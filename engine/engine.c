@@ -85,6 +85,7 @@ const struct engine_ops engine__dir_ops = {
 
 const struct engine_ops *engine_find(const char *name) {
   static const struct engine_ops *const all[] = {&engine__dir_ops, &engine__mariadb_ops,
+                                                 &engine__galera_ops,
                                                  &engine__mysql_ops};
   for (size_t i = 0; i < SM_ARRAY_LEN(all); i++) {
     if (strcmp(all[i]->name, name) == 0) {

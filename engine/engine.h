@@ -98,6 +98,10 @@ struct engine_start_options {
    * so these are the donor's accounts (NULL user: root, no password). */
   const char *admin_user;
   const char *admin_password_file;
+  /* galera: the node's own option file (wsrep settings, socket, log); the
+   * server then starts with it instead of the backup's backup-my.cnf, and
+   * only datadir (and socket when given) are set on the command line. */
+  const char *defaults_file;
 };
 
 /* A started server. pid is the supervised child, or 0 when a user command
@@ -124,6 +128,7 @@ struct engine_join_options {
 
 /* engine_ops.flags */
 #define ENGINE_JOIN_NEEDS_SOURCE 1u /* join replicates from --source-host/port/user/password */
+#define ENGINE_JOIN_NEEDS_DEFAULTS_FILE 2u /* the server starts from the user's option file */
 
 /* One engine. `seedmesh join` runs the same stages for every engine and asks
  * it through these hooks; an optional hook left NULL means "nothing to do". */
@@ -155,7 +160,8 @@ struct engine_ops {
   /* Optional. The position the snapshot starts from, read from the fetched
    * (unprepared) tree and cross-checked against the signed coords, into out
    * (ENGINE_VALUE_MAX+1); it becomes engine_join_options.gtid. NULL: "". */
-  int (*position)(const char *tree, const struct engine_kvset *coords, char *out, char *err);
+  int (*position)(const char *tree, const struct engine_kvset *coords,
+                  const struct engine_join_options *o, char *out, char *err);
 };
 
 /* The engine called name, or NULL. */

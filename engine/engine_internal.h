@@ -8,6 +8,7 @@
 
 extern const struct engine_ops engine__dir_ops;
 extern const struct engine_ops engine__mariadb_ops;
+extern const struct engine_ops engine__galera_ops; /* galera_join.c */
 
 /* Writes a one-line reason into err (ENGINE_ERR_MAX bytes, truncated). */
 void engine__err(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -73,7 +74,8 @@ int engine__mariadb_wait(const struct engine_server *srv, const struct engine_jo
                          unsigned timeout_s, char *out_gtid, char *err);
 /* The GTID of xtrabackup_binlog_info in a fetched tree, checked against the
  * signed coords (engine_ops.position). */
-int engine__mariadb_position(const char *tree, const struct engine_kvset *coords, char *out,
+int engine__mariadb_position(const char *tree, const struct engine_kvset *coords,
+                             const struct engine_join_options *o, char *out,
                              char *err);
 
 /* ------------------------------------------------- mysql engine sessions
@@ -116,7 +118,8 @@ int engine__mysql_start(const struct engine_start_options *o, struct engine_serv
                         char *err);
 int engine__mysql_probe(const struct engine_join_options *o, char *out_position,
                         uint32_t *out_server_id, char *err);
-int engine__mysql_position(const char *tree, const struct engine_kvset *coords, char *out,
+int engine__mysql_position(const char *tree, const struct engine_kvset *coords,
+                           const struct engine_join_options *o, char *out,
                            char *err);
 /* Connects to the join source with the replication account. */
 int engine__mysql_source_connect(const struct engine_join_options *o, struct engine__my *s,

@@ -112,23 +112,30 @@ static int spawn_server(const struct engine_start_options *o, const char *sock,
   char *argv[20];
   int n = 0;
   argv[n++] = bin;
+  if (o->defaults_file != NULL) {
+    /* A Galera node: its own option file sets the log, pid file, ports and
+     * wsrep settings; only where the data and socket are comes from us. */
+    snprintf(a_def, sizeof(a_def), "--defaults-file=%s", o->defaults_file);
+  }
   argv[n++] = a_def;
   argv[n++] = a_dir;
   argv[n++] = a_sock;
-  argv[n++] = a_pid;
-  argv[n++] = a_log;
-  argv[n++] = a_id;
-  argv[n++] = a_binlog;
-  argv[n++] = (char *)"--log-slave-updates";
-  argv[n++] = (char *)"--skip-slave-start";
-  if (o->port != 0) {
-    snprintf(a_port, sizeof(a_port), "--port=%u", o->port);
-    snprintf(a_bind, sizeof(a_bind), "--bind-address=%s",
-             o->bind_address ? o->bind_address : "127.0.0.1");
-    argv[n++] = a_port;
-    argv[n++] = a_bind;
-  } else {
-    argv[n++] = (char *)"--skip-networking";
+  if (o->defaults_file == NULL) {
+    argv[n++] = a_pid;
+    argv[n++] = a_log;
+    argv[n++] = a_id;
+    argv[n++] = a_binlog;
+    argv[n++] = (char *)"--log-slave-updates";
+    argv[n++] = (char *)"--skip-slave-start";
+    if (o->port != 0) {
+      snprintf(a_port, sizeof(a_port), "--port=%u", o->port);
+      snprintf(a_bind, sizeof(a_bind), "--bind-address=%s",
+               o->bind_address ? o->bind_address : "127.0.0.1");
+      argv[n++] = a_port;
+      argv[n++] = a_bind;
+    } else {
+      argv[n++] = (char *)"--skip-networking";
+    }
   }
   if (geteuid() == 0) {
     argv[n++] = (char *)"--user=root"; /* mariadbd refuses root without it */
@@ -379,7 +386,8 @@ int engine__mariadb_wait(const struct engine_server *srv, const struct engine_jo
   return rc;
 }
 
-int engine__mariadb_position(const char *tree, const struct engine_kvset *coords, char *out,
+int engine__mariadb_position(const char *tree, const struct engine_kvset *coords,
+                             const struct engine_join_options *o, char *out,
                              char *err) {
   char path[PATH_MAX + 64];
   snprintf(path, sizeof(path), "%s/xtrabackup_binlog_info", tree);

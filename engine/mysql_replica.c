@@ -319,8 +319,9 @@ int engine__mysql_probe(const struct engine_join_options *o, char *out_position,
   return rc;
 }
 
-int engine__mysql_position(const char *tree, const struct engine_kvset *coords, char *out,
-                          char *err) {
+int engine__mysql_position(const char *tree, const struct engine_kvset *coords,
+                           const struct engine_join_options *o, char *out,
+                           char *err) {
   struct engine_kvset f, c;
   engine_kvset_init(&f);
   engine_kvset_init(&c);

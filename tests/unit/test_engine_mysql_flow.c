@@ -167,12 +167,12 @@ static void test_donor_ok(void **state) {
   engine_kvset_cleanup(&c);
   /* the position hook reads the same GTID set from the tree */
   char pos[ENGINE_VALUE_MAX + 1];
-  assert_int_equal(engine_find("mysql")->position(snap.dir, &snap.coords, pos, err), 0);
+  assert_int_equal(engine_find("mysql")->position(snap.dir, &snap.coords, NULL, pos, err), 0);
   assert_string_equal(pos, U1 ":1-77");
   struct engine_kvset forged;
   engine_kvset_init(&forged);
   engine_kvset_set(&forged, "gtid_executed", U1 ":1-78");
-  assert_int_equal(engine_find("mysql")->position(snap.dir, &forged, pos, err), SM_EMALFORMED);
+  assert_int_equal(engine_find("mysql")->position(snap.dir, &forged, NULL, pos, err), SM_EMALFORMED);
   assert_non_null(strstr(err, "disagree"));
   engine_kvset_cleanup(&forged);
   assert_int_equal(staging_left(), 1);
