@@ -298,6 +298,10 @@ int chunkstore_staging_put(struct chunkstore_staging *s, uint64_t piece, const v
  * writes a checkpoint record to the journal. */
 int chunkstore_staging_sync(struct chunkstore_staging *s);
 
+/* Piece i was found damaged on disk after it was verified (a re-read failed
+ * its id): records that in the journal (synced) and forgets it, so it is
+ * fetched again, now and after a restart. 0 if it was not held. */
+int chunkstore_staging_revoke(struct chunkstore_staging *s, uint64_t piece);
 /* Reads piece i back from the tree and re-verifies it (for serving). */
 int chunkstore_staging_read(struct chunkstore_staging *s, uint64_t piece, void *out,
                             size_t len);

@@ -8,7 +8,9 @@
  * fsynced. After kill -9 the page cache still holds every journaled write, so
  * all records count; after a power loss only the part before the last
  * checkpoint is certain, so records after it are re-read and re-hashed on
- * open (cheap: no network) instead of being trusted. */
+ * open (cheap: no network) instead of being trusted. A record with piece
+ * 0xFFFFFFFE revokes the piece named by its last 4 bytes (u32 BE): it was
+ * found damaged on disk after it was verified, and must be fetched again. */
 #include "chunkstore/chunkstore_internal.h"
 
 #include <errno.h>
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 #define CHECKPOINT_PIECE 0xFFFFFFFFu
+#define REVOKE_PIECE 0xFFFFFFFEu
 #define CHECKPOINT_BYTES (256ull << 20)
 #define ZERO_BLOCK 4096u
 
@@ -215,6 +218,14 @@ static void mark_have(struct chunkstore_staging *s, uint64_t p) {
   }
 }
 
+static void unmark_have(struct chunkstore_staging *s, uint64_t p) {
+  if (s->have[p]) {
+    s->have[p] = 0;
+    s->have_count--;
+    s->have_bytes -= s->pieces.raw_len[p];
+  }
+}
+
 static int replay_journal(struct chunkstore_staging *s) {
   struct stat st;
   uint8_t *buf = NULL;
@@ -250,6 +261,13 @@ static int replay_journal(struct chunkstore_staging *s) {
   }
   for (uint64_t off = 0; off < whole; off += 8) {
     uint32_t p = sm_load_be32(buf + off);
+    if (p == REVOKE_PIECE) {
+      uint32_t r = sm_load_be32(buf + off + 4);
+      if (r < s->pieces.count) {
+        unmark_have(s, r);
+      }
+      continue;
+    }
     if (p == CHECKPOINT_PIECE || p >= s->pieces.count ||
         memcmp(buf + off + 4, s->pieces.ids[p], 4) != 0) {
       continue; /* checkpoint, or a record that is not ours */
@@ -543,6 +561,29 @@ int chunkstore_staging_load_manifest(const char *dir, const struct sm_trust *tru
   chunkstore_manifest_free(m);
   sm_free(root);
   sm_free(sig);
+  return rc;
+}
+
+int chunkstore_staging_revoke(struct chunkstore_staging *s, uint64_t piece) {
+  uint8_t rec[8];
+  int rc = 0;
+  if (piece >= s->pieces.count) {
+    return SM_EINVAL;
+  }
+  sm_store_be32(rec, REVOKE_PIECE);
+  sm_store_be32(rec + 4, (uint32_t)piece);
+  pthread_mutex_lock(&s->lock);
+  if (s->have[piece]) {
+    /* Durable before the piece is forgotten: a crash right after must not
+     * bring the damaged piece back as verified. */
+    if (write(s->journal_fd, rec, sizeof(rec)) != (ssize_t)sizeof(rec) ||
+        fdatasync(s->journal_fd) != 0) {
+      rc = errno == 0 ? -ENOSPC : sm_errno();
+    } else {
+      unmark_have(s, piece);
+    }
+  }
+  pthread_mutex_unlock(&s->lock);
   return rc;
 }
 

@@ -24,10 +24,28 @@ int cli_cmd_fetch(int argc, char **argv);
 int cli_cmd_status(int argc, char **argv);
 int cli_cmd_rate(int argc, char **argv);
 int cli_cmd_join(int argc, char **argv);
+int cli_cmd_sst(int argc, char **argv);
+
+struct cli_progress;
+struct engine_snapshot;
+struct sm_identity;
+struct chunkstore_manifest;
+struct chunkstore_snapshot_stats;
+/* Chunks an engine snapshot (its directory, facts and coordinates) into
+ * store under a manifest signed with key (cli/cmd_snapshot.c). bad_path
+ * (CHUNKSTORE_PATH_MAX+1) names the file at fault on SM_EPATH/SM_ESTATE. */
+int cli_snapshot_store(const struct engine_snapshot *snap, const char *store,
+                       const struct sm_identity *key, uint32_t chunk_size, int level, int threads,
+                       struct cli_progress *progress, struct chunkstore_manifest **out_m,
+                       struct chunkstore_snapshot_stats *stats, char *bad_path);
 
 /* Prints "seedmesh <cmd>: <message>" on stderr as one line; returns code. */
 int cli_fail(int code, const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The error for getopt_long's '?' (call it right after getopt_long returned
+ * it): names the option, and for one that came from the config file its
+ * FILE:LINE and section. Returns CLI_EXIT_USAGE. */
+int cli_fail_option(const char *cmd, char **argv);
 
 /* Parses "4194304", "4M", "4MiB", "1G" ... into bytes; -1 on bad input. */
 int cli_parse_size(const char *text, uint64_t *out);
@@ -121,6 +139,9 @@ int cli_config_check_sections(const struct cli_config *cfg, const char *sections
 int cli_config_argv(const struct cli_config *cfg, const char *command, const char *common_keys,
                     char ***out_args, int *out_n);
 void cli_config_args_free(char **args, int n);
+/* For an argument made by cli_config_argv (same pointer, not yet freed):
+ * writes "PATH:LINE" into out and returns its entry; NULL otherwise. */
+const struct cli_config_entry *cli_config_origin(const char *arg, char *out, size_t out_size);
 /* True when a flag of this name would carry a secret (a password, not a
  * *-file naming one). */
 int cli_config_key_is_secret(const char *key);
@@ -149,5 +170,52 @@ uint64_t cli_mp_u64(const msgpack_object *map, const char *key);
 /* The transfer fetching into target in a status answer, or NULL. */
 const msgpack_object *cli_status_transfer(const msgpack_object *status, const char *target);
 void cli_mp_str(const msgpack_object *map, const char *key, char *out, size_t out_size);
+
+/* ------------------------------------------ the seedmesh SST method (Galera)
+ * Texts that cross the network between the joiner's and the donor's
+ * `seedmesh sst` (cli/sst_line.c, docs/galera.md). Untrusted, bounded to
+ * CLI_SST_LINE_MAX bytes, parsed strictly: SM_EMALFORMED otherwise. */
+#define CLI_SST_LINE_MAX 512
+#define CLI_SST_NONCE_HEX 32
+#define CLI_SST_HOST_MAX 256
+#define CLI_SST_DEFAULT_PORT 4444
+
+struct cli_sst_address {
+  char host[CLI_SST_HOST_MAX];
+  unsigned port;
+  char nonce[CLI_SST_NONCE_HEX + 1]; /* "" for a bare HOST[:PORT] */
+};
+/* "HOST[:PORT]" or "[V6][:PORT]" (what mariadbd gives the joiner). */
+int cli_sst_hostport_parse(const char *text, size_t len, unsigned default_port,
+                           struct cli_sst_address *out);
+/* The joiner's address as the donor sees it: "HOST:PORT/seedmesh/NONCE"
+ * (32 lowercase hex digits). */
+int cli_sst_address_parse(const char *text, size_t len, struct cli_sst_address *out);
+
+enum cli_sst_kind { CLI_SST_MANIFEST = 1, CLI_SST_BYPASS, CLI_SST_ERROR };
+/* The donor's answer, one line:
+ *   SEEDMESH-SST 1 <nonce> manifest <64 hex>
+ *   SEEDMESH-SST 1 <nonce> bypass <uuid>:<seqno> <domain_id>
+ *   SEEDMESH-SST 1 <nonce> error <printable text> */
+struct cli_sst_answer {
+  enum cli_sst_kind kind;
+  char nonce[CLI_SST_NONCE_HEX + 1];
+  char manifest[65];
+  char uuid[37];
+  int64_t seqno;
+  uint32_t domain;
+  char text[400];
+};
+/* buf holds exactly one line, newline included. */
+int cli_sst_answer_parse(const uint8_t *buf, size_t len, struct cli_sst_answer *out);
+/* Formats a into out (size cap); the length written, or SM_ETOOBIG. */
+int cli_sst_answer_format(const struct cli_sst_answer *a, char *out, size_t cap);
+/* Joiner (cli/sst_fs.c): moves every entry of datadir but the running
+ * server's own files (gcache, grastate, pid, log, socket) into aside (created
+ * 0700), then the prepared tree's data files into datadir. -1 with err. */
+int cli_sst_swap_datadir(const char *datadir, const char *tree, const char *aside, char *err,
+                         size_t err_size);
+/* rm -rf of a directory seedmesh itself created. */
+int cli_sst_remove_tree(const char *dir);
 
 #endif

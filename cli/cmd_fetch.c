@@ -44,7 +44,7 @@ int cli_cmd_fetch(int argc, char **argv) {
     case 'j': json = 1; break;
     case 'h': fetch_usage(stdout); return CLI_EXIT_OK;
     default:
-      return cli_fail(CLI_EXIT_USAGE, "fetch", "unknown option (see seedmesh fetch --help)");
+      return cli_fail_option("fetch", argv);
     }
   }
   if (argc - optind != 1 || target == NULL) {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,30 +26,42 @@
 
 static void join_usage(FILE *out) {
   fprintf(out,
-          "usage: seedmesh join --engine mariadb --control SOCK --target DATADIR\n"
+          "usage: seedmesh join --engine mariadb|mysql --control SOCK --target DATADIR\n"
           "         --source-host H --source-port P --replication-user U\n"
           "         --replication-password-file F [--manifest ID|latest]\n"
           "         [--server-id N] [--port P] [--socket PATH] [--replace]\n"
-          "         [--mariadbd PATH | --start-command CMD] [--backup-tool PATH]\n"
-          "         [--local-user U] [--local-password-file F] [--timeout SECONDS]\n"
-          "         [--quiet] [--json]\n\n"
+          "         [--mariadbd PATH | --mysqld PATH | --start-command CMD]\n"
+          "         [--backup-tool PATH] [--local-user U] [--local-password-file F]\n"
+          "         [--group-replication --group-local-address HOST:PORT\n"
+          "          [--group-seeds LIST]] [--timeout SECONDS] [--quiet] [--json]\n\n"
           "Makes DATADIR a running replica of the source: the node behind SOCK fetches the\n"
           "snapshot (from the donor and its peers) into DATADIR.seedmesh-fetched; then the\n"
-          "snapshot is checked against the local mariadbd, prepared (mariadb-backup\n"
-          "--prepare), renamed into DATADIR, started with a unique server_id, pointed at the\n"
-          "source from the snapshot's GTID position, and followed until it has caught up.\n"
+          "snapshot is checked against the local server binary, prepared (MariaDB:\n"
+          "mariadb-backup --prepare; MySQL: crash recovery when mysqld starts), renamed into\n"
+          "DATADIR, started with a unique server_id, pointed at the source from the\n"
+          "snapshot's GTID position, and followed until it has caught up.\n"
           "Stages are reported on stderr: FETCH CHECK PREPARE PLACE START JOIN CAUGHT_UP.\n\n"
+          "  --engine mariadb     MariaDB 10.11 (docs/mariadb.md)\n"
+          "  --engine mysql       MySQL 8.0.17+ from a clone snapshot (docs/mysql.md); async\n"
+          "                       replication with GTID auto-position by default\n"
           "  --replace            DATADIR may hold an old datadir: it is renamed to\n"
           "                       DATADIR.seedmesh-old (never deleted); without it, DATADIR\n"
           "                       must be missing or empty\n"
           "  --server-id N        default: derived from the node key, DATADIR and port\n"
           "  --port P             TCP port of the new server (default: socket only)\n"
-          "  --socket PATH        its socket (default DATADIR/mariadbd.sock)\n"
+          "  --socket PATH        its socket (default DATADIR/mariadbd.sock or mysqld.sock)\n"
+          "  --mysqld PATH        the mysqld binary for --engine mysql (default: from PATH)\n"
           "  --start-command CMD  start the server yourself (sh -c CMD, with SEEDMESH_DATADIR,\n"
           "                       SEEDMESH_SERVER_ID, SEEDMESH_SOCKET, SEEDMESH_PORT set); it\n"
           "                       must listen on --socket\n"
           "  --local-user U       account on the new server (a copy of the donor's accounts;\n"
           "                       default root with --local-password-file or no password)\n"
+          "  --group-replication  mysql: join the Group Replication group the source is an\n"
+          "                       ONLINE member of, instead of replicating from it; the\n"
+          "                       replication user is the group's recovery account\n"
+          "  --group-local-address HOST:PORT  this member's group communication address\n"
+          "  --group-seeds LIST   group_replication_group_seeds (default: the source's own\n"
+          "                       group_replication_local_address)\n"
           "  --timeout SECONDS    how long to wait for CAUGHT_UP (default 600)\n\n"
           "example:\n"
           "  seedmesh join --engine mariadb --control /var/lib/seedmesh/control.sock \\\n"
@@ -256,6 +269,26 @@ static int run_fetch(int fd, const char *manifest, const char *target, struct jo
   }
 }
 
+/* Written into DATADIR right after PLACE and removed once JOIN succeeded: a
+ * join that failed in between (START or JOIN) finds it when run again and
+ * starts the placed datadir instead of asking for --replace and a fetch. */
+#define JOIN_PLACED_FILE "seedmesh_join_placed"
+
+/* A server recorded in DATADIR/mariadbd.pid that is still alive, else 0. */
+static long running_pid(const char *datadir) {
+  char path[PATH_MAX + 32];
+  snprintf(path, sizeof(path), "%s/mariadbd.pid", datadir);
+  FILE *f = fopen(path, "r");
+  long pid = 0;
+  if (f != NULL) {
+    if (fscanf(f, "%ld", &pid) != 1 || pid <= 0 || kill((pid_t)pid, 0) != 0) {
+      pid = 0;
+    }
+    fclose(f);
+  }
+  return pid;
+}
+
 static int read_tree_file(const char *dir, const char *name, uint8_t **buf, size_t *len) {
   char path[PATH_MAX + 64];
   snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -286,6 +319,10 @@ static int parse_args(int argc, char **argv, struct join_args *a) {
       {"port", required_argument, NULL, 'p'},
       {"socket", required_argument, NULL, 'S'},
       {"mariadbd", required_argument, NULL, 'M'},
+      {"mysqld", required_argument, NULL, 'M'},
+      {"group-replication", no_argument, NULL, 'G'},
+      {"group-local-address", required_argument, NULL, 'L'},
+      {"group-seeds", required_argument, NULL, 'D'},
       {"backup-tool", required_argument, NULL, 'B'},
       {"start-command", required_argument, NULL, 'C'},
       {"local-user", required_argument, NULL, 'U'},
@@ -335,6 +372,9 @@ static int parse_args(int argc, char **argv, struct join_args *a) {
       break;
     case 'S': a->socket = optarg; break;
     case 'M': a->mariadbd = optarg; break;
+    case 'G': a->jo.group_replication = 1; break;
+    case 'L': a->jo.group_local_address = optarg; break;
+    case 'D': a->jo.group_seeds = optarg; break;
     case 'B': a->backup_tool = optarg; break;
     case 'C': a->start_command = optarg; break;
     case 'U': a->local_user = optarg; break;
@@ -350,7 +390,7 @@ static int parse_args(int argc, char **argv, struct join_args *a) {
     case 'j': a->json = 1; break;
     case 'h': join_usage(stdout); return -1;
     default:
-      return cli_fail(CLI_EXIT_USAGE, "join", "unknown option (see seedmesh join --help)");
+      return cli_fail_option("join", argv);
     }
   }
   if (optind != argc) {
@@ -392,16 +432,34 @@ int cli_cmd_join(int argc, char **argv) {
     return prc < 0 ? CLI_EXIT_OK : prc;
   }
   const struct engine_ops *ops = a.engine ? engine_find(a.engine) : NULL;
-  if (ops == NULL || strcmp(a.engine, "mariadb") != 0) {
-    return cli_fail(CLI_EXIT_USAGE, "join", "--engine mariadb is required (this build joins "
-                    "MariaDB replicas; for a plain tree use seedmesh fetch)");
+  if (ops == NULL || ops == engine_find("dir")) {
+    return cli_fail(CLI_EXIT_USAGE, "join", "--engine %s does not start a server (use --engine "
+                    "mariadb or mysql; for a plain tree use seedmesh fetch)", a.engine ? a.engine : "");
   }
+  const int needs_source = (ops->flags & ENGINE_JOIN_NEEDS_SOURCE) != 0;
   a.control = cli_control_path(a.control);
-  if (a.control == NULL || a.target == NULL || a.jo.source_host == NULL ||
-      a.jo.source_port == 0 || a.jo.user == NULL || a.repl_password_file == NULL) {
+  if (a.control == NULL || a.target == NULL) {
+    return cli_fail(CLI_EXIT_USAGE, "join", "--control and --target are required");
+  }
+  if (needs_source && (a.jo.source_host == NULL || a.jo.source_port == 0 || a.jo.user == NULL ||
+                       a.repl_password_file == NULL)) {
     return cli_fail(CLI_EXIT_USAGE, "join",
-                    "--control, --target, --source-host, --source-port, --replication-user and "
-                    "--replication-password-file are all required");
+                    "--engine %s replicates from a source: --source-host, --source-port, "
+                    "--replication-user and --replication-password-file are all required",
+                    ops->name);
+  }
+  if ((a.jo.group_replication || a.jo.group_local_address || a.jo.group_seeds) &&
+      strcmp(ops->name, "mysql") != 0) {
+    return cli_fail(CLI_EXIT_USAGE, "join", "--group-replication and --group-* are for --engine "
+                    "mysql (a Galera node joins its cluster through the galera engine)");
+  }
+  if (a.jo.group_replication && a.jo.group_local_address == NULL) {
+    return cli_fail(CLI_EXIT_USAGE, "join", "--group-replication needs --group-local-address "
+                    "HOST:PORT (this member's group communication address)");
+  }
+  if (!a.jo.group_replication && (a.jo.group_local_address || a.jo.group_seeds)) {
+    return cli_fail(CLI_EXIT_USAGE, "join", "--group-local-address and --group-seeds only apply "
+                    "with --group-replication");
   }
   uint8_t idbuf[32];
   if (strcmp(a.manifest, "latest") != 0 &&
@@ -441,21 +499,29 @@ int cli_cmd_join(int argc, char **argv) {
   /* ---- pre-flight: everything checkable before anything is written */
   struct engine_kvset localf;
   engine_kvset_init(&localf);
-  int rc = engine_mariadb_local_facts(&local, &localf, eerr);
+  int rc = ops->local_facts ? ops->local_facts(&local, &localf, eerr) : 0;
   engine_kvset_cleanup(&localf);
   if (rc < 0) {
     return cli_fail(CLI_EXIT_FAILURE, "join", "%s", eerr);
   }
   int ds = dir_state(datadir);
+  char placed[PATH_MAX + 64];
+  snprintf(placed, sizeof(placed), "%s/%s", datadir, JOIN_PLACED_FILE);
+  const int resume = ds == 1 && access(placed, F_OK) == 0;
   if (ds == 2) {
     return cli_fail(CLI_EXIT_FAILURE, "join", "%s exists and is not a directory", datadir);
   }
-  if (ds == 1 && !a.replace) {
+  if (resume && running_pid(datadir) != 0) {
+    return cli_fail(CLI_EXIT_FAILURE, "join",
+                    "a server (pid %ld) still runs on %s from an earlier join: stop it (kill %ld), "
+                    "then run join again", running_pid(datadir), datadir, running_pid(datadir));
+  }
+  if (ds == 1 && !a.replace && !resume) {
     return cli_fail(CLI_EXIT_FAILURE, "join",
                     "%s is not empty: pass --replace to keep it as %s and put the replica in its "
                     "place (nothing is deleted)", datadir, old);
   }
-  if (ds == 1 && dir_state(old) != -1) {
+  if (ds == 1 && !resume && dir_state(old) != -1) {
     return cli_fail(CLI_EXIT_FAILURE, "join",
                     "%s already exists: move it away first (seedmesh never deletes a datadir)",
                     old);
@@ -463,8 +529,8 @@ int cli_cmd_join(int argc, char **argv) {
   if (sm_fs_mkdir_p(parent, 0755) < 0 || access(parent, W_OK) != 0) {
     return cli_fail(CLI_EXIT_FAILURE, "join", "cannot write in %s: %s", parent, strerror(errno));
   }
-  char password[1025];
-  if (engine_password_read(a.repl_password_file, password, eerr) < 0) {
+  char password[1025] = "";
+  if (a.repl_password_file != NULL && engine_password_read(a.repl_password_file, password, eerr) < 0) {
     return cli_fail(CLI_EXIT_FAILURE, "join", "%s", eerr);
   }
   a.jo.password = password;
@@ -473,19 +539,20 @@ int cli_cmd_join(int argc, char **argv) {
   struct engine_kvset facts, coords;
   engine_kvset_init(&facts);
   engine_kvset_init(&coords);
-  struct engine_binlog_info *bi = sm_calloc(1, sizeof(*bi));
+  char *position = sm_malloc(ENGINE_VALUE_MAX + 1);
   int fd = -1;
   int exit_code = CLI_EXIT_FAILURE;
   char manifest_hex[65] = "";
   char old_kept[PATH_MAX + 32] = "";
   struct engine_server srv;
   memset(&srv, 0, sizeof(srv));
-  if (gtid_now == NULL || gtid_done == NULL || bi == NULL) {
+  if (gtid_now == NULL || gtid_done == NULL || position == NULL) {
     cli_fail(CLI_EXIT_FAILURE, "join", "out of memory");
     goto out;
   }
   uint32_t source_id = 0;
-  if (engine_mariadb_probe_source(&a.jo, gtid_now, &source_id, eerr) < 0) {
+  gtid_now[0] = position[0] = '\0';
+  if (ops->probe != NULL && ops->probe(&a.jo, gtid_now, &source_id, eerr) < 0) {
     cli_fail(CLI_EXIT_FAILURE, "join", "%s; nothing was changed", eerr);
     goto out;
   }
@@ -514,7 +581,12 @@ int cli_cmd_join(int argc, char **argv) {
   stage_begin(&c, ST_FETCH);
   char facts_path[PATH_MAX + 64];
   snprintf(facts_path, sizeof(facts_path), "%s/%s", fetched, ENGINE_FACTS_FILE);
-  if (access(facts_path, R_OK) == 0) {
+  /* After a failure past PLACE the prepared tree is DATADIR itself. */
+  const char *tree = resume ? datadir : fetched;
+  if (resume) {
+    c.skipped[ST_FETCH] = 1;
+    stage_end(&c, ST_FETCH, "an earlier join placed and prepared DATADIR: starting it again");
+  } else if (access(facts_path, R_OK) == 0) {
     c.skipped[ST_FETCH] = 1;
     stage_end(&c, ST_FETCH, "reusing the fetched tree from an earlier run");
   } else {
@@ -532,7 +604,7 @@ int cli_cmd_join(int argc, char **argv) {
   stage_begin(&c, ST_CHECK);
   uint8_t *buf = NULL;
   size_t len = 0;
-  rc = read_tree_file(fetched, ENGINE_FACTS_FILE, &buf, &len);
+  rc = read_tree_file(tree, ENGINE_FACTS_FILE, &buf, &len);
   if (rc == 0) {
     rc = engine_parse_facts_file(buf, len, &facts, &coords);
     sm_free(buf);
@@ -540,23 +612,11 @@ int cli_cmd_join(int argc, char **argv) {
   }
   if (rc < 0) {
     cli_fail(CLI_EXIT_FAILURE, "join", "%s/%s is missing or malformed (%s): not a snapshot taken "
-             "with --engine mariadb", fetched, ENGINE_FACTS_FILE, sm_strerror(rc));
+             "with --engine %s", tree, ENGINE_FACTS_FILE, sm_strerror(rc), ops->name);
     goto out;
   }
-  rc = read_tree_file(fetched, "xtrabackup_binlog_info", &buf, &len);
-  if (rc == 0) {
-    rc = engine_parse_binlog_info(buf, len, bi);
-    sm_free(buf);
-  }
-  if (rc < 0) {
-    cli_fail(CLI_EXIT_FAILURE, "join", "%s/xtrabackup_binlog_info is missing or malformed: the "
-             "snapshot has no replication coordinates", fetched);
-    goto out;
-  }
-  const char *fgtid = engine_kvset_get(&coords, "gtid_binlog_pos");
-  if (fgtid != NULL && strcmp(fgtid, bi->gtid) != 0) {
-    cli_fail(CLI_EXIT_FAILURE, "join", "the snapshot's coordinates disagree (%s vs %s)", fgtid,
-             bi->gtid);
+  if (ops->position != NULL && ops->position(tree, &coords, position, eerr) < 0) {
+    cli_fail(CLI_EXIT_FAILURE, "join", "%s", eerr);
     goto out;
   }
   if (ops->check(&facts, &local, eerr) < 0) {
@@ -578,21 +638,30 @@ int cli_cmd_join(int argc, char **argv) {
     }
   }
   char detail[600];
-  snprintf(detail, sizeof(detail), "MariaDB %.100s, GTID %.400s", engine_kvset_get(&facts, "version"),
-           bi->gtid[0] ? bi->gtid : "(empty)");
+  const char *version = engine_kvset_get(&facts, "version");
+  snprintf(detail, sizeof(detail), "%s %.100s, position %.400s", ops->label,
+           version ? version : "(version unknown)", position[0] ? position : "(empty)");
   stage_end(&c, ST_CHECK, detail);
 
   /* ---- PREPARE: redo applied in place, in the fetched tree */
   stage_begin(&c, ST_PREPARE);
-  if (ops->prepare(fetched, &local, log, eerr) < 0) {
-    cli_fail(CLI_EXIT_FAILURE, "join", "%s; %s is untouched", eerr, datadir);
+  if (resume) {
+    c.skipped[ST_PREPARE] = 1;
+  } else if (ops->prepare(fetched, &local, log, eerr) < 0) {
+    cli_fail(CLI_EXIT_FAILURE, "join", "%s; %s is untouched (run join again to prepare the "
+             "fetched tree again)", eerr, datadir);
     goto out;
   }
-  stage_end(&c, ST_PREPARE, "");
+  stage_end(&c, ST_PREPARE, resume ? "done by an earlier join" : "");
 
   /* ---- PLACE: rename; an old datadir is kept aside */
   stage_begin(&c, ST_PLACE);
-  ds = dir_state(datadir);
+  ds = resume ? -1 : dir_state(datadir);
+  if (resume) {
+    c.skipped[ST_PLACE] = 1;
+    stage_end(&c, ST_PLACE, "done by an earlier join");
+    goto start;
+  }
   if (ds == 0 && rmdir(datadir) != 0) {
     cli_fail(CLI_EXIT_FAILURE, "join", "cannot remove the empty %s: %s", datadir, strerror(errno));
     goto out;
@@ -615,9 +684,14 @@ int cli_cmd_join(int argc, char **argv) {
     goto out;
   }
   sm_fs_fsync_dir(parent);
+  /* Best effort: without the mark a failed START can still be retried by
+   * hand with --replace and a new fetch. */
+  static const char mark[] = "placed and prepared by seedmesh join; removed once it joined\n";
+  sm_fs_write_atomic(placed, mark, sizeof(mark) - 1, 0644);
   stage_end(&c, ST_PLACE, old_kept[0] ? old_kept : "");
 
   /* ---- START */
+start:
   stage_begin(&c, ST_START);
   struct engine_start_options so = {
       .datadir = datadir, .server_id = server_id, .port = a.port, .socket = a.socket,
@@ -625,8 +699,9 @@ int cli_cmd_join(int argc, char **argv) {
       .admin_user = a.local_user, .admin_password_file = a.local_password_file,
   };
   if (ops->start(&so, &srv, eerr) < 0) {
-    cli_fail(CLI_EXIT_FAILURE, "join", "%s%s%s", eerr, old_kept[0] ? "; the old datadir is in " : "",
-             old_kept);
+    cli_fail(CLI_EXIT_FAILURE, "join", "%s%s%s; once fixed, run join again: it starts %s without "
+             "fetching again", eerr, old_kept[0] ? "; the old datadir is in " : "", old_kept,
+             datadir);
     goto out;
   }
   snprintf(detail, sizeof(detail), "server_id %u, pid %ld, socket %s", server_id, (long)srv.pid,
@@ -635,31 +710,39 @@ int cli_cmd_join(int argc, char **argv) {
 
   /* ---- JOIN */
   stage_begin(&c, ST_JOIN);
-  a.jo.gtid = bi->gtid;
+  a.jo.gtid = position;
   if (ops->join(&srv, &a.jo, eerr) < 0) {
-    cli_fail(CLI_EXIT_FAILURE, "join", "%s (the server keeps running, pid %ld)", eerr,
-             (long)srv.pid);
+    cli_fail(CLI_EXIT_FAILURE, "join", "%s (the server keeps running, pid %ld: stop it and run "
+             "join again to retry from START)", eerr, (long)srv.pid);
     goto out;
   }
-  snprintf(detail, sizeof(detail), "replicating from %.100s:%u at %.400s", a.jo.source_host,
-           a.jo.source_port, bi->gtid[0] ? bi->gtid : "(empty GTID)");
+  unlink(placed); /* joined: from now on DATADIR is a replica like any other */
+  if (needs_source) {
+    snprintf(detail, sizeof(detail), "replicating from %.100s:%u at %.400s", a.jo.source_host,
+             a.jo.source_port, position[0] ? position : "(empty GTID)");
+  } else {
+    snprintf(detail, sizeof(detail), "joined at %.400s", position[0] ? position : "(empty)");
+  }
   stage_end(&c, ST_JOIN, detail);
 
   /* ---- CAUGHT_UP */
   stage_begin(&c, ST_CAUGHT_UP);
   if (ops->wait_caught_up(&srv, &a.jo, a.timeout_s, gtid_done, eerr) < 0) {
-    cli_fail(CLI_EXIT_FAILURE, "join", "%s (the server keeps running, pid %ld)", eerr,
-             (long)srv.pid);
+    cli_fail(CLI_EXIT_FAILURE, "join", "%s (the server keeps running, pid %ld, with replication "
+             "set up: see SHOW SLAVE STATUS)", eerr, (long)srv.pid);
     goto out;
   }
   snprintf(detail, sizeof(detail), "at %.500s", gtid_done[0] ? gtid_done : "(empty GTID)");
   stage_end(&c, ST_CAUGHT_UP, detail);
   if (a.json) {
-    print_json(&a, &c, datadir, manifest_hex, &srv, bi->gtid, gtid_done, old_kept);
-  } else {
+    print_json(&a, &c, datadir, manifest_hex, &srv, position, gtid_done, old_kept);
+  } else if (needs_source) {
     printf("%s is a replica of %s:%u (server_id %u, pid %ld), caught up at %s\n", datadir,
            a.jo.source_host, a.jo.source_port, server_id, (long)srv.pid,
            gtid_done[0] ? gtid_done : "(empty GTID)");
+  } else {
+    printf("%s joined as a %s node (server_id %u, pid %ld), caught up at %s\n", datadir,
+           ops->label, server_id, (long)srv.pid, gtid_done[0] ? gtid_done : "(empty)");
   }
   exit_code = CLI_EXIT_OK;
 out:
@@ -675,7 +758,7 @@ out:
   sodium_memzero(password, sizeof(password));
   engine_kvset_cleanup(&facts);
   engine_kvset_cleanup(&coords);
-  sm_free(bi);
+  sm_free(position);
   sm_free(gtid_now);
   sm_free(gtid_done);
   return exit_code;

@@ -32,7 +32,7 @@ int cli_cmd_keygen(int argc, char **argv) {
       keygen_usage(stdout);
       return CLI_EXIT_OK;
     default:
-      return cli_fail(CLI_EXIT_USAGE, "keygen", "unknown option (see seedmesh keygen --help)");
+      return cli_fail_option("keygen", argv);
     }
   }
   if (out == NULL || optind != argc) {

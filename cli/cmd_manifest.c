@@ -109,7 +109,7 @@ int cli_cmd_manifest(int argc, char **argv) {
     case 'f': files = 1; break;
     case 'h': manifest_usage(stdout); return CLI_EXIT_OK;
     default:
-      return cli_fail(CLI_EXIT_USAGE, "manifest", "unknown option (see seedmesh manifest --help)");
+      return cli_fail_option("manifest", argv);
     }
   }
   if (argc - optind != 2 || strcmp(argv[optind], "show") != 0) {

@@ -64,7 +64,7 @@ int cli_cmd_materialize(int argc, char **argv) {
     case 'j': json = 1; break;
     case 'h': materialize_usage(stdout); return CLI_EXIT_OK;
     default:
-      return cli_fail(CLI_EXIT_USAGE, "materialize", "unknown option (see seedmesh materialize --help)");
+      return cli_fail_option("materialize", argv);
     }
   }
   if (optind != argc) {

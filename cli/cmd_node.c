@@ -112,7 +112,7 @@ int cli_cmd_node(int argc, char **argv) {
     }
     case 'h': node_usage(stdout); return CLI_EXIT_OK;
     default:
-      return cli_fail(CLI_EXIT_USAGE, "node", "unknown option (see seedmesh node --help)");
+      return cli_fail_option("node", argv);
     }
   }
   if (optind != argc) {

@@ -44,7 +44,7 @@ int cli_cmd_rate(int argc, char **argv) {
     case 'c': control = optarg; break;
     case 'h': rate_usage(stdout); return CLI_EXIT_OK;
     default:
-      return cli_fail(CLI_EXIT_USAGE, "rate", "unknown option (see seedmesh rate --help)");
+      return cli_fail_option("rate", argv);
     }
   }
   if (optind != argc || (req.up < 0 && req.down < 0)) {

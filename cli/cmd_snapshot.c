@@ -15,7 +15,7 @@
 static void snapshot_usage(FILE *out) {
   fprintf(out,
           "usage: seedmesh snapshot --engine dir --source DIR --out STORE --key FILE\n"
-          "       seedmesh snapshot --engine mariadb (--socket S | --host H --port P)\n"
+          "       seedmesh snapshot --engine mariadb|mysql (--socket S | --host H --port P)\n"
           "                         [--user U] [--password-file F | --defaults-file F]\n"
           "                         --out STORE --key FILE\n"
           "                         [--chunk-size SIZE] [--level N] [--threads N] [--json]\n\n"
@@ -27,6 +27,11 @@ static void snapshot_usage(FILE *out) {
           "                     keeps taking writes; facts and GTID coordinates go into the\n"
           "                     manifest (docs/mariadb.md). Credentials never go on a command\n"
           "                     line: --password-file (first line, mode 0600) or --defaults-file\n"
+          "  --engine mysql     a running MySQL 8.0.17+ server with the clone plugin, copied\n"
+          "                     with CLONE LOCAL DATA DIRECTORY into the store while it keeps\n"
+          "                     taking writes (BACKUP_ADMIN); clone_status coordinates and the\n"
+          "                     facts clone compares go into the manifest (docs/mysql.md).\n"
+          "                     Run it on the donor's host as root or the server's user\n"
           "  --backup-tool PATH mariadb-backup to use (default: from PATH)\n"
           "  --galera-info      record the Galera position too (on a Galera node)\n"
           "  --chunk-size SIZE  power of two from 16K to 64M\n"
@@ -37,6 +42,36 @@ static void snapshot_usage(FILE *out) {
           "  seedmesh snapshot --engine dir --source /data/src --out /srv/snap --key donor.key\n"
           "  seedmesh snapshot --engine mariadb --socket /run/mysqld/mysqld.sock --user backup \\\n"
           "      --password-file /etc/seedmesh/backup.pw --out /srv/snap --key donor.key\n");
+}
+
+int cli_snapshot_store(const struct engine_snapshot *snap, const char *store,
+                       const struct sm_identity *key, uint32_t chunk_size, int level, int threads,
+                       struct cli_progress *progress, struct chunkstore_manifest **out_m,
+                       struct chunkstore_snapshot_stats *stats, char *bad_path) {
+  struct chunkstore_kv facts[ENGINE_KV_MAX], coords[ENGINE_KV_MAX];
+  for (size_t i = 0; i < snap->facts.n; i++) {
+    memcpy(facts[i].key, snap->facts.kv[i].key, sizeof(facts[i].key));
+    facts[i].value = snap->facts.kv[i].value;
+  }
+  for (size_t i = 0; i < snap->coords.n; i++) {
+    memcpy(coords[i].key, snap->coords.kv[i].key, sizeof(coords[i].key));
+    coords[i].value = snap->coords.kv[i].value;
+  }
+  struct chunkstore_snapshot_options opt;
+  memset(&opt, 0, sizeof(opt));
+  opt.source = snap->dir;
+  opt.facts = facts;
+  opt.n_facts = snap->facts.n;
+  opt.coords = coords;
+  opt.n_coords = snap->coords.n;
+  opt.store = store;
+  opt.chunk_size = chunk_size;
+  opt.zstd_level = level;
+  opt.threads = threads;
+  opt.key = key;
+  opt.progress = cli_progress_update;
+  opt.progress_arg = progress;
+  return chunkstore_snapshot(&opt, out_m, stats, bad_path);
 }
 
 int cli_cmd_snapshot(int argc, char **argv) {
@@ -105,7 +140,7 @@ int cli_cmd_snapshot(int argc, char **argv) {
     case 'g': eo.galera = 1; break;
     case 'h': snapshot_usage(stdout); return CLI_EXIT_OK;
     default:
-      return cli_fail(CLI_EXIT_USAGE, "snapshot", "unknown option (see seedmesh snapshot --help)");
+      return cli_fail_option("snapshot", argv);
     }
   }
   if (optind != argc) {
@@ -114,7 +149,7 @@ int cli_cmd_snapshot(int argc, char **argv) {
   const struct engine_ops *ops = engine_find(engine);
   if (ops == NULL) {
     return cli_fail(CLI_EXIT_USAGE, "snapshot",
-                    "unknown --engine '%s': this build supports 'dir' and 'mariadb'", engine);
+                    "unknown --engine '%s': this build supports 'dir', 'mariadb' and 'mysql'", engine);
   }
   int is_dir = strcmp(engine, "dir") == 0;
   if (store == NULL || key_path == NULL || (is_dir && source == NULL)) {
@@ -144,7 +179,8 @@ int cli_cmd_snapshot(int argc, char **argv) {
   engine_snapshot_init(&snap);
   char eerr[ENGINE_ERR_MAX] = "";
   if (!is_dir && !json && isatty(STDERR_FILENO)) {
-    fprintf(stderr, "seedmesh snapshot: SNAPSHOT running mariadb-backup...\n");
+    fprintf(stderr, "seedmesh snapshot: SNAPSHOT running %s...\n",
+            strcmp(engine, "mysql") == 0 ? "CLONE LOCAL DATA DIRECTORY" : "mariadb-backup");
   }
   int erc = ops->snapshot(&eo, &snap, eerr);
   if (erc < 0) {
@@ -152,35 +188,13 @@ int cli_cmd_snapshot(int argc, char **argv) {
     sm_identity_cleanup(&key);
     return cli_fail(CLI_EXIT_FAILURE, "snapshot", "%s", eerr);
   }
-  struct chunkstore_kv facts[ENGINE_KV_MAX], coords[ENGINE_KV_MAX];
-  for (size_t i = 0; i < snap.facts.n; i++) {
-    memcpy(facts[i].key, snap.facts.kv[i].key, sizeof(facts[i].key));
-    facts[i].value = snap.facts.kv[i].value;
-  }
-  for (size_t i = 0; i < snap.coords.n; i++) {
-    memcpy(coords[i].key, snap.coords.kv[i].key, sizeof(coords[i].key));
-    coords[i].value = snap.coords.kv[i].value;
-  }
-  struct chunkstore_snapshot_options opt;
-  memset(&opt, 0, sizeof(opt));
-  opt.source = snap.dir;
-  opt.facts = facts;
-  opt.n_facts = snap.facts.n;
-  opt.coords = coords;
-  opt.n_coords = snap.coords.n;
-  opt.store = store;
-  opt.chunk_size = (uint32_t)chunk_size;
-  opt.zstd_level = level;
-  opt.threads = threads;
-  opt.key = &key;
   struct cli_progress progress;
   cli_progress_init(&progress, "snapshot", json);
-  opt.progress = cli_progress_update;
-  opt.progress_arg = &progress;
   struct chunkstore_manifest *m = NULL;
   struct chunkstore_snapshot_stats stats;
   char bad_path[CHUNKSTORE_PATH_MAX + 1] = "";
-  int rc = chunkstore_snapshot(&opt, &m, &stats, bad_path);
+  int rc = cli_snapshot_store(&snap, store, &key, (uint32_t)chunk_size, level, threads, &progress,
+                              &m, &stats, bad_path);
   cli_progress_done(&progress);
   sm_identity_cleanup(&key);
   engine_snapshot_cleanup(&snap); /* removes a temporary backup */

@@ -52,6 +52,11 @@ static void print_transfer(const msgpack_object *t) {
   if (error[0]) {
     printf("ERROR    %s\n", error);
   }
+  uint64_t unavailable = cli_mp_u64(t, "chunks_unavailable");
+  if (unavailable > 0) {
+    printf("WAITING  %llu chunks are on no connected peer (is the donor down?)\n",
+           (unsigned long long)unavailable);
+  }
   const msgpack_object *coords = sm_mp_map_get(t, "coords");
   if (coords != NULL && coords->type == MSGPACK_OBJECT_MAP && coords->via.map.size > 0) {
     for (uint32_t i = 0; i < coords->via.map.size; i++) {
@@ -165,7 +170,7 @@ int cli_cmd_status(int argc, char **argv) {
     case 'C': cluster = 1; break;
     case 'h': status_usage(stdout); return CLI_EXIT_OK;
     default:
-      return cli_fail(CLI_EXIT_USAGE, "status", "unknown option (see seedmesh status --help)");
+      return cli_fail_option("status", argv);
     }
   }
   control = cli_control_path(control);

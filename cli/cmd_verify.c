@@ -34,7 +34,7 @@ int cli_cmd_verify(int argc, char **argv) {
     case 'j': json = 1; break;
     case 'h': verify_usage(stdout); return CLI_EXIT_OK;
     default:
-      return cli_fail(CLI_EXIT_USAGE, "verify", "unknown option (see seedmesh verify --help)");
+      return cli_fail_option("verify", argv);
     }
   }
   if (ref == NULL || target == NULL || optind != argc) {

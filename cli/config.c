@@ -320,7 +320,29 @@ int cli_config_check_sections(const struct cli_config *cfg, const char *sections
   return 0;
 }
 
-static int push_arg(char **out, int *n, const struct cli_config_entry *e) {
+/* Which entry each argument built by cli_config_argv came from, so that an
+ * option the command rejects can be reported at its line in the file. */
+static struct {
+  const char *arg;
+  const struct cli_config *cfg;
+  const struct cli_config_entry *entry;
+} origins[CLI_CONFIG_ENTRIES_MAX];
+static size_t origins_n;
+
+const struct cli_config_entry *cli_config_origin(const char *arg, char *out, size_t out_size) {
+  for (size_t i = 0; arg != NULL && i < origins_n; i++) {
+    if (origins[i].arg == arg) {
+      const struct cli_config *cfg = origins[i].cfg;
+      snprintf(out, out_size, "%s:%u", cfg->path[0] ? cfg->path : "config",
+               origins[i].entry->line);
+      return origins[i].entry;
+    }
+  }
+  return NULL;
+}
+
+static int push_arg(char **out, int *n, const struct cli_config *cfg,
+                    const struct cli_config_entry *e) {
   size_t need = 2 + strlen(e->key) + (e->value ? 1 + strlen(e->value) : 0) + 1;
   int b = e->value ? bool_word(e->value) : 1;
   if (b == 0) {
@@ -336,6 +358,12 @@ static int push_arg(char **out, int *n, const struct cli_config_entry *e) {
     snprintf(a, need, "--%s", e->key);
   }
   out[(*n)++] = a;
+  if (origins_n < CLI_CONFIG_ENTRIES_MAX) {
+    origins[origins_n].arg = a;
+    origins[origins_n].cfg = cfg;
+    origins[origins_n].entry = e;
+    origins_n++;
+  }
   return 0;
 }
 
@@ -356,7 +384,7 @@ int cli_config_argv(const struct cli_config *cfg, const char *command, const cha
       int take = pass == 0 ? common && has_word(common_keys, e->key)
                            : !common && strcmp(e->section, command) == 0;
       if (take) {
-        rc = push_arg(args, &n, e);
+        rc = push_arg(args, &n, cfg, e);
       }
     }
   }
@@ -377,6 +405,7 @@ void cli_config_args_free(char **args, int n) {
     sm_free(args[i]);
   }
   sm_free(args);
+  origins_n = 0;
 }
 
 int cli_config_find(const char *given, char *out, size_t out_size, int *out_required) {

@@ -1,5 +1,6 @@
 /* main.c - the seedmesh command: reads the config file, refuses secrets on
  * the command line, and dispatches to subcommands. */
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,8 @@ static const struct command commands[] = {
     {"rate", cli_cmd_rate, "change a running node's bandwidth caps", "control"},
     {"join", cli_cmd_join, "fetch, prepare, start and join a replica (engine mariadb)",
      "control json"},
+    {"sst", cli_cmd_sst, "the Galera SST method 'seedmesh' (run by mariadbd, see wsrep_sst_seedmesh)",
+     "control"},
 };
 
 /* Takes --config FILE / --config=FILE / --no-config out of args (up to a
@@ -195,6 +198,7 @@ int main(int argc, char **argv) {
   int no_config = 0;
   /* A node that goes away mid-request must give an error line, not kill us. */
   signal(SIGPIPE, SIG_IGN);
+  opterr = 0; /* the commands report bad options themselves (cli_fail_option) */
   if (take_config_flags(&argc, argv, &config, &no_config) != 0) {
     return CLI_EXIT_USAGE;
   }

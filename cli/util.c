@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <getopt.h>
 #include <unistd.h>
 
 #include "common/common.h"
@@ -216,4 +217,30 @@ int cli_manifest_error(const char *cmd, int rc, const char *ref) {
     return cli_fail(CLI_EXIT_FAILURE, cmd, "cannot load the manifest in %s: %s", ref,
                     sm_strerror(rc));
   }
+}
+
+int cli_fail_option(const char *cmd, char **argv) {
+  const char *arg = optind > 0 ? argv[optind - 1] : NULL;
+  char where[4200];
+  const struct cli_config_entry *e = cli_config_origin(arg, where, sizeof(where));
+  int has_value = arg != NULL && strchr(arg, '=') != NULL;
+  if (e != NULL) {
+    if (optopt == 0) {
+      return cli_fail(CLI_EXIT_USAGE, cmd, "%s: [%s] has no setting '%s' (the names are the long "
+                      "flags of seedmesh %s --help)", where, e->section, e->key, cmd);
+    }
+    return cli_fail(CLI_EXIT_USAGE, cmd, "%s: setting '%s' %s", where, e->key,
+                    has_value ? "takes no value (write the name alone, or 'yes'/'no')"
+                              : "needs a value ('name = value')");
+  }
+  if (arg == NULL || strncmp(arg, "--", 2) != 0) {
+    return cli_fail(CLI_EXIT_USAGE, cmd, "option '-%c' is unknown or needs a value (see seedmesh "
+                    "%s --help)", optopt ? optopt : '?', cmd);
+  }
+  if (optopt == 0) {
+    return cli_fail(CLI_EXIT_USAGE, cmd, "unknown option '%.*s' (see seedmesh %s --help)",
+                    (int)strcspn(arg, "="), arg, cmd);
+  }
+  return cli_fail(CLI_EXIT_USAGE, cmd, "option '%.*s' %s (see seedmesh %s --help)",
+                  (int)strcspn(arg, "="), arg, has_value ? "takes no value" : "needs a value", cmd);
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/common.h"
 
@@ -17,6 +18,11 @@ void engine_snapshot_init(struct engine_snapshot *s) {
 void engine_snapshot_cleanup(struct engine_snapshot *s) {
   if (s->remove_after && s->dir[0] != '\0') {
     engine__remove_tree(s->dir);
+    char *slash = strrchr(s->dir, '/');
+    if (s->remove_after == 2 && slash != NULL && slash != s->dir) {
+      *slash = '\0';
+      rmdir(s->dir); /* the staging parent, empty now */
+    }
   }
   engine_kvset_cleanup(&s->facts);
   engine_kvset_cleanup(&s->coords);
@@ -68,6 +74,7 @@ static int dir_wait(const struct engine_server *srv, const struct engine_join_op
 
 const struct engine_ops engine__dir_ops = {
     .name = "dir",
+    .label = "directory",
     .snapshot = dir_snapshot,
     .check = dir_check,
     .prepare = dir_prepare,
@@ -77,7 +84,8 @@ const struct engine_ops engine__dir_ops = {
 };
 
 const struct engine_ops *engine_find(const char *name) {
-  static const struct engine_ops *const all[] = {&engine__dir_ops, &engine__mariadb_ops};
+  static const struct engine_ops *const all[] = {&engine__dir_ops, &engine__mariadb_ops,
+                                                 &engine__mysql_ops};
   for (size_t i = 0; i < SM_ARRAY_LEN(all); i++) {
     if (strcmp(all[i]->name, name) == 0) {
       return all[i];

@@ -27,6 +27,21 @@ int engine__write_client_cnf(const char *path, const struct engine_conn *c, char
 /* 1 while the child (or any process) pid runs; reaps an exited child. */
 int engine__pid_alive(pid_t pid);
 
+/* Monotonic clock and sleeping, for the engines' wait loops. */
+void engine__sleep_ms(long ms);
+double engine__now_s(void);
+/* Runs the user's --start-command (sh -c) with SEEDMESH_DATADIR,
+ * SEEDMESH_SERVER_ID, SEEDMESH_SOCKET and SEEDMESH_PORT set. */
+int engine__run_start_command(const struct engine_start_options *o, const char *socket,
+                              char *err);
+/* The local facts (local_facts) against a snapshot's (compat). */
+int engine__check_local(int (*local_facts)(const struct engine_local *, struct engine_kvset *,
+                                           char *),
+                        int (*compat)(const struct engine_kvset *, const struct engine_kvset *,
+                                      char *),
+                        const struct engine_kvset *facts, const struct engine_local *local,
+                        char *err);
+
 /* Runs argv and captures up to cap-1 bytes of its stdout into out. */
 int engine__capture(char *const argv[], char *out, size_t cap, int *out_status);
 
@@ -56,5 +71,57 @@ int engine__mariadb_join(const struct engine_server *srv, const struct engine_jo
                          char *err);
 int engine__mariadb_wait(const struct engine_server *srv, const struct engine_join_options *o,
                          unsigned timeout_s, char *out_gtid, char *err);
+/* The GTID of xtrabackup_binlog_info in a fetched tree, checked against the
+ * signed coords (engine_ops.position). */
+int engine__mariadb_position(const char *tree, const struct engine_kvset *coords, char *out,
+                             char *err);
+
+/* ------------------------------------------------- mysql engine sessions
+ * (mysql_client.c): a connection through the engine_sql_client seam, with
+ * every server error explained by engine_mysql_explain. */
+struct engine__my {
+  const struct engine_sql_client *lib;
+  void *h;
+};
+/* The client in use: the one set by engine_mysql_client_set, else
+ * libmysqlclient. */
+const struct engine_sql_client *engine__mysql_client(void);
+int engine__my_connect(struct engine__my *s, const struct engine_conn *c, const char *password,
+                       unsigned timeout_s, char *err);
+void engine__my_close(struct engine__my *s);
+/* Explains the session's last error (after a failed query) into err;
+ * SM_EENGINE. */
+int engine__my_failed(struct engine__my *s, const char *what, unsigned *out_errno, char *err);
+/* Runs sql and discards any rows. On failure: the server's error number in
+ * *out_errno (may be NULL) and an explained line naming `what` in err. */
+int engine__my_exec(struct engine__my *s, const char *sql, const char *what, unsigned *out_errno,
+                    char *err);
+/* Runs sql and copies the first row into out, keyed by lower-cased column
+ * name (SQL NULL as ""); *out_found is 0 when there was no row. */
+int engine__my_row(struct engine__my *s, const char *sql, const char *what,
+                   struct engine_kvset *out, int *out_found, char *err);
+/* The first column of the first row into out (cap; "" for NULL or none);
+ * SM_ETOOBIG when it does not fit (never truncated). */
+int engine__my_value(struct engine__my *s, const char *sql, const char *what, char *out,
+                     size_t cap, char *err);
+
+/* The MySQL donor (mysql_donor.c); the rest of engine__mysql_ops is in
+ * mysql_replica.c. */
+extern const struct engine_ops engine__mysql_ops;
+int engine__mysql_check(const struct engine_kvset *facts, const struct engine_local *local,
+                        char *err);
+int engine__mysql_prepare(const char *dir, const struct engine_local *local, const char *log_path,
+                          char *err);
+int engine__mysql_start(const struct engine_start_options *o, struct engine_server *out,
+                        char *err);
+int engine__mysql_probe(const struct engine_join_options *o, char *out_position,
+                        uint32_t *out_server_id, char *err);
+int engine__mysql_position(const char *tree, const struct engine_kvset *coords, char *out,
+                           char *err);
+/* Connects to the join source with the replication account. */
+int engine__mysql_source_connect(const struct engine_join_options *o, struct engine__my *s,
+                                 char *err);
+int engine__mysql_snapshot(const struct engine_snapshot_options *o, struct engine_snapshot *out,
+                           char *err);
 
 #endif

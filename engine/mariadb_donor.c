@@ -307,10 +307,15 @@ int engine_mariadb_probe_source(const struct engine_join_options *o, char *out_g
 
 const struct engine_ops engine__mariadb_ops = {
     .name = "mariadb",
+    .label = "MariaDB",
+    .flags = ENGINE_JOIN_NEEDS_SOURCE,
     .snapshot = mariadb_snapshot,
     .check = engine__mariadb_check,
     .prepare = engine__mariadb_prepare,
     .start = engine__mariadb_start,
     .join = engine__mariadb_join,
     .wait_caught_up = engine__mariadb_wait,
+    .local_facts = engine_mariadb_local_facts,
+    .probe = engine_mariadb_probe_source,
+    .position = engine__mariadb_position,
 };

@@ -4,6 +4,7 @@
 #include "engine/engine_internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,17 +15,6 @@
 #include <mysql.h>
 
 #include "common/common.h"
-
-static void sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 int engine_mariadb_local_facts(const struct engine_local *local, struct engine_kvset *out,
                                char *err) {
@@ -56,13 +46,8 @@ int engine_mariadb_local_facts(const struct engine_local *local, struct engine_k
 
 int engine__mariadb_check(const struct engine_kvset *facts, const struct engine_local *local,
                           char *err) {
-  struct engine_kvset mine;
-  engine_kvset_init(&mine);
-  int rc = engine_mariadb_local_facts(local, &mine, err);
-  if (rc == 0) {
-    rc = engine_mariadb_compat(facts, &mine, err);
-  }
-  engine_kvset_cleanup(&mine);
+  int rc = engine__check_local(engine_mariadb_local_facts, engine_mariadb_compat, facts, local,
+                               err);
   if (rc == 0) {
     char tool[4096];
     const char *name = local && local->backup_tool ? local->backup_tool : "mariadb-backup";
@@ -178,20 +163,9 @@ int engine__mariadb_start(const struct engine_start_options *o, struct engine_se
   out->admin.password_file = o->admin_password_file;
   int rc;
   if (o->start_command != NULL) {
-    char id[32], port[32];
-    snprintf(id, sizeof(id), "%u", o->server_id);
-    snprintf(port, sizeof(port), "%u", o->port);
-    setenv("SEEDMESH_DATADIR", o->datadir, 1);
-    setenv("SEEDMESH_SERVER_ID", id, 1);
-    setenv("SEEDMESH_SOCKET", out->socket, 1);
-    setenv("SEEDMESH_PORT", port, 1);
-    char *argv[] = {(char *)"/bin/sh", (char *)"-c", (char *)o->start_command, NULL};
-    int status = -1;
-    rc = engine__run(argv, NULL, &status);
-    if (rc < 0 || status != 0) {
-      engine__err(err, "the start command failed (exit %d): %s", status,
-               o->start_command);
-      return SM_EENGINE;
+    rc = engine__run_start_command(o, out->socket, err);
+    if (rc < 0) {
+      return rc;
     }
     out->pid = 0;
   } else {
@@ -200,7 +174,7 @@ int engine__mariadb_start(const struct engine_start_options *o, struct engine_se
       return rc;
     }
   }
-  double deadline = now_s() + (o->timeout_s ? o->timeout_s : 120);
+  double deadline = engine__now_s() + (o->timeout_s ? o->timeout_s : 120);
   for (;;) {
     MYSQL *m = NULL;
     char cerr[ENGINE_ERR_MAX];
@@ -220,12 +194,12 @@ int engine__mariadb_start(const struct engine_start_options *o, struct engine_se
       out->pid = 0;
       return SM_EENGINE;
     }
-    if (now_s() > deadline) {
+    if (engine__now_s() > deadline) {
       engine__err(err, "the server did not answer on %s within %u s (log: %s)",
                out->socket, o->timeout_s ? o->timeout_s : 120, log);
       return SM_ETIMEOUT;
     }
-    sleep_ms(300);
+    engine__sleep_ms(300);
   }
 }
 
@@ -343,7 +317,7 @@ int engine__mariadb_wait(const struct engine_server *srv, const struct engine_jo
   snprintf(sql, 2 * ENGINE_VALUE_MAX + 64, "SELECT MASTER_GTID_WAIT(");
   engine_sql_quote(sql, 2 * ENGINE_VALUE_MAX + 64, out_gtid);
   strcat(sql, ", 1)");
-  double start = now_s();
+  double start = engine__now_s();
   double io_bad_since = 0;
   rc = SM_ETIMEOUT;
   for (;;) {
@@ -362,8 +336,8 @@ int engine__mariadb_wait(const struct engine_server *srv, const struct engine_jo
     }
     if (strcmp(s.io, "Yes") != 0 && s.io_errno != 0) {
       if (io_bad_since == 0) {
-        io_bad_since = now_s();
-      } else if (now_s() - io_bad_since > 20) {
+        io_bad_since = engine__now_s();
+      } else if (engine__now_s() - io_bad_since > 20) {
         engine__err(err, "replication cannot read from %s:%u: error %d: %s",
                  o->source_host, o->source_port, s.io_errno, s.io_error);
         rc = SM_EENGINE;
@@ -378,7 +352,7 @@ int engine__mariadb_wait(const struct engine_server *srv, const struct engine_jo
         rc = 0;
         break;
       }
-      sleep_ms(500);
+      engine__sleep_ms(500);
     } else {
       r = engine__query_value(m, sql, v, sizeof(v), err);
       if (r < 0) {
@@ -390,7 +364,7 @@ int engine__mariadb_wait(const struct engine_server *srv, const struct engine_jo
         break;
       }
     }
-    if (now_s() - start > timeout_s) {
+    if (engine__now_s() - start > timeout_s) {
       char at[256] = "";
       char ignore[ENGINE_ERR_MAX];
       engine__query_value(m, "SELECT @@gtid_slave_pos", at, sizeof(at), ignore);
@@ -402,5 +376,39 @@ int engine__mariadb_wait(const struct engine_server *srv, const struct engine_jo
   }
   sm_free(sql);
   engine__close(m);
+  return rc;
+}
+
+int engine__mariadb_position(const char *tree, const struct engine_kvset *coords, char *out,
+                             char *err) {
+  char path[PATH_MAX + 64];
+  snprintf(path, sizeof(path), "%s/xtrabackup_binlog_info", tree);
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  struct engine_binlog_info *bi = sm_calloc(1, sizeof(*bi));
+  if (bi == NULL) {
+    engine__err(err, "out of memory");
+    return SM_ENOMEM;
+  }
+  int rc = sm_fs_read_file(path, ENGINE_COORD_FILE_MAX, &buf, &len);
+  if (rc == 0) {
+    rc = engine_parse_binlog_info(buf, len, bi);
+    sm_free(buf);
+  }
+  if (rc < 0) {
+    engine__err(err, "%s is missing or malformed: the snapshot has no replication coordinates",
+                path);
+    goto out;
+  }
+  const char *signed_gtid = engine_kvset_get(coords, "gtid_binlog_pos");
+  if (signed_gtid != NULL && strcmp(signed_gtid, bi->gtid) != 0) {
+    engine__err(err, "the snapshot's coordinates disagree (%.200s vs %.200s)", signed_gtid,
+                bi->gtid);
+    rc = SM_EMALFORMED;
+    goto out;
+  }
+  snprintf(out, ENGINE_VALUE_MAX + 1, "%s", bi->gtid);
+out:
+  sm_free(bi);
   return rc;
 }

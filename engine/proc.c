@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -96,8 +97,8 @@ int engine__run(char *const argv[], const char *log_path, int *out_status) {
   return 0;
 }
 
-/* Copies the last line of the log holding "[ERROR]" (else the last non-empty
- * line) into out, trimmed to one line. */
+/* Copies the last line of the log holding "[ERROR]" other than "Aborting"
+ * (else the last non-empty line) into out, trimmed to one line. */
 void engine__log_last_error(const char *log_path, char *out, size_t out_size) {
   out[0] = '\0';
   uint8_t *buf = NULL;
@@ -132,7 +133,9 @@ void engine__log_last_error(const char *log_path, char *out, size_t out_size) {
     if (l > 0) {
       last = p;
       last_len = l;
-      if (memmem(p, l, "[ERROR]", 7) != NULL || memmem(p, l, "ERROR", 5) != NULL) {
+      /* mariadbd ends with "[ERROR] Aborting": the reason is the line before */
+      if ((memmem(p, l, "[ERROR]", 7) != NULL || memmem(p, l, "ERROR", 5) != NULL) &&
+          memmem(p, l, "] Aborting", 10) == NULL) {
         best = p;
         best_len = l;
       }
@@ -226,9 +229,41 @@ int engine__write_client_cnf(const char *path, const struct engine_conn *c, char
   return 0;
 }
 
+/* "env:NAME": the secret is the value of the environment variable NAME. */
+static int password_from_env(const char *name, char *out, char *err) {
+  size_t n = strlen(name);
+  int ok = n > 0 && n <= 128 && !(name[0] >= '0' && name[0] <= '9');
+  for (size_t i = 0; ok && i < n; i++) {
+    char c = name[i];
+    ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  }
+  if (!ok) {
+    engine__err(err, "env:%.140s is not a variable name (use env:NAME with letters, digits, _)",
+                name);
+    return SM_EINVAL;
+  }
+  const char *v = getenv(name);
+  if (v == NULL) {
+    engine__err(err, "environment variable %s is not set: export it, or name a password file",
+                name);
+    return SM_EINVAL;
+  }
+  size_t len = strcspn(v, "\r\n");
+  if (len > 1024) {
+    engine__err(err, "environment variable %s is over 1024 bytes", name);
+    return SM_EINVAL;
+  }
+  memcpy(out, v, len);
+  out[len] = '\0';
+  return 0;
+}
+
 int engine_password_read(const char *path, char *out, char *err) {
   struct stat st;
   out[0] = '\0';
+  if (strncmp(path, "env:", 4) == 0) {
+    return password_from_env(path + 4, out, err);
+  }
   if (stat(path, &st) != 0) {
     engine__err(err, "cannot read password file %s: %s", path, strerror(errno));
     return SM_EINVAL;
@@ -313,4 +348,50 @@ int engine__capture(char *const argv[], char *out, size_t cap, int *out_status) 
   }
   *out_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return 0;
+}
+
+void engine__sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+double engine__now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int engine__run_start_command(const struct engine_start_options *o, const char *socket,
+                              char *err) {
+  char id[32], port[32];
+  snprintf(id, sizeof(id), "%u", o->server_id);
+  snprintf(port, sizeof(port), "%u", o->port);
+  setenv("SEEDMESH_DATADIR", o->datadir, 1);
+  setenv("SEEDMESH_SERVER_ID", id, 1);
+  setenv("SEEDMESH_SOCKET", socket, 1);
+  setenv("SEEDMESH_PORT", port, 1);
+  char *argv[] = {(char *)"/bin/sh", (char *)"-c", (char *)o->start_command, NULL};
+  int status = -1;
+  int rc = engine__run(argv, NULL, &status);
+  if (rc < 0 || status != 0) {
+    engine__err(err, "the start command failed (exit %d): %s", status, o->start_command);
+    return SM_EENGINE;
+  }
+  return 0;
+}
+
+int engine__check_local(int (*local_facts)(const struct engine_local *, struct engine_kvset *,
+                                           char *),
+                        int (*compat)(const struct engine_kvset *, const struct engine_kvset *,
+                                      char *),
+                        const struct engine_kvset *facts, const struct engine_local *local,
+                        char *err) {
+  struct engine_kvset mine;
+  engine_kvset_init(&mine);
+  int rc = local_facts(local, &mine, err);
+  if (rc == 0) {
+    rc = compat(facts, &mine, err);
+  }
+  engine_kvset_cleanup(&mine);
+  return rc;
 }

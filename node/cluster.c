@@ -244,7 +244,12 @@ int node__cluster_start(struct node *n, const struct sockaddr_storage *listen, c
   cfg.identity = &n->identity;
   cfg.trust = &n->trust;
   to_gossip_addr(listen, &cfg.addr);
-  cfg.generation = node__wall_ms() / 1000;
+  rc = node__generation_next(n->cfg->state_dir, node__wall_ms() / 1000, &cfg.generation);
+  if (rc < 0) {
+    snprintf(err, err_size, "cannot record the gossip generation in %s: %s", n->cfg->state_dir,
+             sm_strerror(rc));
+    return rc;
+  }
   randombytes_buf(&cfg.seed, sizeof(cfg.seed));
   rc = gossip_new(&cfg, &ops, node__now(n), &n->gossip);
   if (rc < 0) {

@@ -122,7 +122,7 @@ static void handle(struct control_client *c, const uint8_t *body, size_t len) {
   struct node_control_request req;
   char err[512] = "";
   if (node_control_request_decode(body, len, &req) < 0) {
-    reply_error(c, "malformed request: expected a map with op status|fetch|rate|shutdown|report");
+    reply_error(c, "malformed request: expected a map with op status|fetch|rate|shutdown|report|serve");
     return;
   }
   switch (req.op) {
@@ -160,6 +160,7 @@ static void handle(struct control_client *c, const uint8_t *body, size_t len) {
     }
     if (req.down >= 0) {
       node__bucket_set_rate(&n->down, (uint64_t)req.down, now);
+      node__reads_rate_changed(n);
     }
     sm_log(SM_LOG_INFO, "control", "bandwidth caps now up %llu B/s, down %llu B/s (0 = none)",
            (unsigned long long)n->up.rate, (unsigned long long)n->down.rate);
@@ -171,6 +172,13 @@ static void handle(struct control_client *c, const uint8_t *body, size_t len) {
       reply_error(c, "no fetch into that target on this node");
     } else {
       reply_ok(c, NULL, NULL);
+    }
+    return;
+  case NODE_CONTROL_SERVE:
+    if (node__transfer_serve(n, req.target, err, sizeof(err)) < 0) {
+      reply_error(c, err);
+    } else {
+      reply_ok(c, "target", req.target);
     }
     return;
   case NODE_CONTROL_SHUTDOWN:

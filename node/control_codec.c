@@ -6,7 +6,8 @@
 
 #include "common/common.h"
 
-static const char *const op_names[] = {NULL, "status", "fetch", "rate", "shutdown", "report"};
+static const char *const op_names[] = {NULL,       "status", "fetch", "rate",
+                                        "shutdown", "report", "serve"};
 static const char *const report_states[] = {"In Progress", "Completed", "Failed"};
 
 static int report_fields_valid(const struct node_control_request *r) {
@@ -86,6 +87,11 @@ int node_control_request_decode(const uint8_t *buf, size_t len,
       rc = SM_EMALFORMED;
     }
   }
+  if (rc == 0 && out->op == NODE_CONTROL_SERVE &&
+      (sm_mp_str_copy(sm_mp_map_get(&obj, "target"), out->target, sizeof(out->target)) < 0 ||
+       out->target[0] != '/')) {
+    rc = SM_EMALFORMED;
+  }
   if (rc == 0 && out->op == NODE_CONTROL_REPORT) {
     if (sm_mp_str_copy(sm_mp_map_get(&obj, "target"), out->target, sizeof(out->target)) < 0 ||
         sm_mp_str_copy(sm_mp_map_get(&obj, "stage"), out->stage, sizeof(out->stage)) < 0 ||
@@ -110,7 +116,7 @@ int node_control_request_encode(const struct node_control_request *req, uint8_t 
   msgpack_sbuffer sb;
   msgpack_packer pk;
   int bad = 0;
-  if (req->op < NODE_CONTROL_STATUS || req->op > NODE_CONTROL_REPORT) {
+  if (req->op < NODE_CONTROL_STATUS || req->op > NODE_CONTROL_SERVE) {
     return SM_EINVAL;
   }
   msgpack_sbuffer_init(&sb);
@@ -118,11 +124,14 @@ int node_control_request_encode(const struct node_control_request *req, uint8_t 
   int fields = req->op == NODE_CONTROL_FETCH  ? 3
                : req->op == NODE_CONTROL_RATE  ? 3
                : req->op == NODE_CONTROL_REPORT ? 5
+               : req->op == NODE_CONTROL_SERVE  ? 2
                                                 : 1;
   bad |= msgpack_pack_map(&pk, (size_t)fields);
   bad |= sm_mp_pack_cstr(&pk, "op") | sm_mp_pack_cstr(&pk, op_names[req->op]);
   if (req->op == NODE_CONTROL_FETCH) {
     bad |= sm_mp_pack_cstr(&pk, "manifest") | sm_mp_pack_cstr(&pk, req->manifest);
+    bad |= sm_mp_pack_cstr(&pk, "target") | sm_mp_pack_cstr(&pk, req->target);
+  } else if (req->op == NODE_CONTROL_SERVE) {
     bad |= sm_mp_pack_cstr(&pk, "target") | sm_mp_pack_cstr(&pk, req->target);
   } else if (req->op == NODE_CONTROL_REPORT) {
     bad |= sm_mp_pack_cstr(&pk, "target") | sm_mp_pack_cstr(&pk, req->target);

@@ -609,6 +609,14 @@ static void on_resume_read(uv_timer_t *t) {
   }
 }
 
+/* The download cap changed (seedmesh rate): paused reads are re-timed at
+ * the new rate now, not when the wait computed at the old one ends. */
+void node__reads_rate_changed(struct node *n) {
+  if (n->reads_paused && !n->stopping) {
+    uv_timer_start(&n->resume_read, on_resume_read, 0, 0);
+  }
+}
+
 void node__reads_throttle(struct node *n) {
   if (n->reads_paused || n->stopping) {
     return;

@@ -200,6 +200,9 @@ int node__metrics_render(struct node *n, char *buf, size_t cap, size_t *out_len)
   put(&o, "seedmesh_handshakes_refused_total %llu\n", (unsigned long long)n->rejected_handshakes);
   family(&o, "chunks_bad_total", "counter", "Chunks from peers that failed verification.");
   put(&o, "seedmesh_chunks_bad_total %llu\n", (unsigned long long)n->chunks_bad);
+  family(&o, "chunks_damaged_total", "counter",
+         "Own verified chunks found damaged on disk, revoked and fetched again.");
+  put(&o, "seedmesh_chunks_damaged_total %llu\n", (unsigned long long)n->chunks_damaged);
   family(&o, "rate_limit_bytes_per_second", "gauge", "Bandwidth cap, 0 = none.");
   put(&o, "seedmesh_rate_limit_bytes_per_second{direction=\"up\"} %llu\n",
       (unsigned long long)n->up.rate);
@@ -209,6 +212,23 @@ int node__metrics_render(struct node *n, char *buf, size_t cap, size_t *out_len)
   for (unsigned s = 0; s < SM_ARRAY_LEN(mc.by_status); s++) {
     put(&o, "seedmesh_gossip_members{status=\"%s\"} %llu\n",
         gossip_status_name((enum gossip_status)s), (unsigned long long)mc.by_status[s]);
+  }
+  struct gossip_stats gs;
+  memset(&gs, 0, sizeof(gs));
+  if (n->gossip != NULL) {
+    gossip_stats_get(n->gossip, &gs);
+  }
+  const struct {
+    const char *reason;
+    uint64_t v;
+  } drops[] = {{"untrusted", gs.drop_untrusted}, {"crypto", gs.drop_crypto},
+               {"replay", gs.drop_replay},       {"malformed", gs.drop_malformed},
+               {"oversize", gs.drop_oversize},   {"full", gs.drop_full}};
+  family(&o, "gossip_dropped_total", "counter",
+         "Gossip datagrams and records refused, by reason.");
+  for (size_t i = 0; i < SM_ARRAY_LEN(drops); i++) {
+    put(&o, "seedmesh_gossip_dropped_total{reason=\"%s\"} %llu\n", drops[i].reason,
+        (unsigned long long)drops[i].v);
   }
   family(&o, "transfers", "gauge", "Snapshots this node serves or fetches.");
   put(&o, "seedmesh_transfers %d\n", transfers);

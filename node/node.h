@@ -53,6 +53,9 @@ int node_run(const struct node_config *cfg, char *out_error);
  *    "state": "In Progress" | "Completed" | "Failed", "detail": "..."}
  *      (a tool working on a fetched tree, e.g. seedmesh join, adds its stages
  *       to that transfer's status)
+ *   {"op": "serve", "target": "/store"}
+ *      (starts serving the store's latest manifest, e.g. one a Galera donor
+ *       just took for an SST; the ones served before stay served)
  * Answers are maps with "ok" (bool) and "error" (string) when not ok; the
  * status answer is described in docs/cli.md. */
 #define NODE_CONTROL_FRAME_MAX (64u * 1024)
@@ -64,6 +67,7 @@ enum node_control_op {
   NODE_CONTROL_RATE,
   NODE_CONTROL_SHUTDOWN,
   NODE_CONTROL_REPORT,
+  NODE_CONTROL_SERVE,
 };
 
 #define NODE_REPORT_STAGE_MAX 15

@@ -77,6 +77,7 @@ struct node__link {
   int outbound;
   uint32_t handle;               /* record index */
   struct node__transfer *transfer; /* bound manifest, NULL until BITFIELD */
+  int bitfield_seen;               /* the peer's BITFIELD arrived since attach */
   struct node__transfer *dial_for; /* outbound: the transfer that dialed */
   struct wire_handshake hs;
   int hs_live;
@@ -188,6 +189,7 @@ struct node__transfer {
   int failed;
   char error[512];
   int finished;                  /* tree renamed into target */
+  uint64_t verify_round;         /* bumped when a damaged chunk is revoked */
   struct node__stage_info stages[NODE__STAGE_COUNT];
   uint64_t last_speed_ms, last_data, last_network;
   uint64_t network_in, network_out;
@@ -285,6 +287,7 @@ struct node {
   uint64_t banned_count;
   uint64_t rejected_handshakes;
   uint64_t chunks_bad;
+  uint64_t chunks_damaged;       /* own verified chunks found damaged on disk */
   int handles_open;              /* libuv handles not yet closed */
   uv_udp_t udp;                  /* gossip datagrams, on the listen port */
   struct gossip *gossip;
@@ -307,6 +310,7 @@ int node__record_by_key(struct node *n, const uint8_t *key);
 int node__record_new(struct node *n);
 void node__handle_closed(uv_handle_t *h);
 /* Pauses reading on every link while the download bucket is in debt. */
+void node__reads_rate_changed(struct node *n);
 void node__reads_throttle(struct node *n);
 
 /* Daemon and links (daemon.c, link.c). */
@@ -321,12 +325,20 @@ int node__transfer_keep_parts(struct node__transfer *t);
  * on the swarm's COMPLETE, and on a resume that finds nothing missing (a
  * swarm created complete never emits COMPLETE). */
 void node__transfer_fetched(struct node__transfer *t);
+/* Piece chunk of a recipient no longer matches its id on disk: revoke it in
+ * the journal and fetch it again (finish.c). */
+void node__transfer_chunk_damaged(struct node__transfer *t, uint32_t chunk);
 /* Renames the tree into place once VERIFY and lingering are both over. */
 void node__transfer_finish_fetch(struct node__transfer *t);
 /* Closes a finished transfer's staging area once no job references it. */
 void node__transfer_release_staging(struct node__transfer *t);
 int node__transfer_make_recipient_swarm(struct node__transfer *t, const uint8_t *have_bits);
 void node__manifest_tick(struct node__transfer *t, uint64_t now);
+
+/* The gossip generation for this start: the Unix time wall_s, or one more
+ * than the last start's if that is not smaller (a clock set back), saved in
+ * state_dir (generation.c). */
+int node__generation_next(const char *state_dir, uint64_t wall_s, uint64_t *out);
 
 /* Cluster membership (cluster.c). */
 int node__cluster_start(struct node *n, const struct sockaddr_storage *listen, char *err,

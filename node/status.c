@@ -156,7 +156,7 @@ static void pack_transfer(msgpack_packer *pk, const struct node__transfer *t) {
     swarm_stats_get(t->swarm, &st);
   }
   int recipient = t->role == NODE__ROLE_RECIPIENT;
-  msgpack_pack_map(pk, 19);
+  msgpack_pack_map(pk, 21);
   pack_hex(pk, "manifest", t->manifest_id, CHUNKSTORE_ID_BYTES);
   pack_str(pk, "role", recipient ? "recipient" : "donor");
   pack_str(pk, "state", node__transfer_stage_now(t));
@@ -171,6 +171,8 @@ static void pack_transfer(msgpack_packer *pk, const struct node__transfer *t) {
   pack_u64(pk, "bytes_down_donor", st.bytes_down_donor);
   pack_u64(pk, "bytes_wasted", st.bytes_wasted);
   pack_u64(pk, "chunks_bad", st.chunks_bad);
+  pack_u64(pk, "chunks_unavailable", t->swarm != NULL ? swarm_chunks_unavailable(t->swarm) : 0);
+  pack_u64(pk, "timeouts", st.timeouts);
   sm_mp_pack_cstr(pk, "donor");
   if (t->manifest != NULL) {
     char hex[2 * SM_PUBKEY_BYTES + 1];

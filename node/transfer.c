@@ -381,6 +381,7 @@ int node__transfer_attach(struct node__transfer *t, struct node__link *l) {
     return 0; /* the link stays open for gossip; it carries no chunks */
   }
   l->transfer = t;
+  l->bitfield_seen = 0;
   int rc = swarm_peer_connected(t->swarm, l->handle, flags, node__now(t->node));
   if (rc < 0) {
     l->transfer = NULL;
@@ -487,6 +488,9 @@ static void upload_after(uv_work_t *req, int status) {
     if (j->rc == SM_EHASH) {
       sm_log(SM_LOG_ERROR, "transfer", "chunk %u is damaged on this node's disk; not serving it",
              j->chunk);
+    }
+    if (j->rc == SM_EHASH && t->role == NODE__ROLE_RECIPIENT) {
+      node__transfer_chunk_damaged(t, j->chunk);
     }
     if (l != NULL && l == j->link && j->rc < 0) {
       struct wire_msg rej = {.type = WIRE_MSG_REJECT};
@@ -665,6 +669,16 @@ void node__transfer_on_msg(struct node__transfer *t, struct node__link *l,
       rc = SM_EPROTO;
       break;
     }
+    if (l->bitfield_seen) {
+      /* A second BITFIELD: the peer started its fetch over (it failed, e.g.
+       * on a full disk, and was asked again) with a new swarm that has
+       * never seen ours. Introduce the two sides again. */
+      node__transfer_detach(t, l);
+      if (node__transfer_attach(t, l) < 0 || t->swarm == NULL) {
+        return;
+      }
+    }
+    l->bitfield_seen = 1;
     rc = swarm_peer_bitfield(t->swarm, l->handle, msg->u.bitfield.bits, msg->u.bitfield.bits_len,
                              now);
     break;

@@ -180,6 +180,47 @@ int swarm_chunk_received(struct swarm *sw, uint32_t peer, uint32_t chunk,
   return 0;
 }
 
+int swarm_chunk_lost(struct swarm *sw, uint32_t chunk, uint64_t now) {
+  swarm__enter(sw, now);
+  if (chunk >= sw->n) {
+    return SM_EPROTO;
+  }
+  if (!swarm__bit(sw->have, chunk)) {
+    return 0;
+  }
+  if (sw->cfg.role == SWARM_ROLE_DONOR) {
+    return SM_ESTATE; /* the snapshot's source: nobody to fetch it from */
+  }
+  swarm__bit_clear(sw->have, chunk);
+  sw->have_count--;
+  sw->bytes_have -= sw->size[chunk];
+  for (uint32_t i = 0; i < sw->cfg.max_conns; i++) {
+    struct swarm__peer *q = &sw->peers[i];
+    if (q->used && swarm__bit(q->has, chunk)) {
+      q->interesting++;
+    }
+  }
+  swarm__chunk_rekey(sw, chunk);
+  /* Peers were told we have it: a fresh bitfield takes it back, so nobody
+   * keeps asking us for it and a donor knows to show it to us again. */
+  for (uint32_t i = 0; i < sw->cfg.max_conns; i++) {
+    if (sw->peers[i].used) {
+      swarm__emit_bitfield(sw, sw->peers[i].handle, sw->have);
+    }
+  }
+  if (sw->state != SWARM_STATE_FETCH) {
+    /* Back to fetching, from lingering or after it (links stay open in
+     * DONE); COMPLETE and LINGER_DONE are emitted again. */
+    sw->state = SWARM_STATE_FETCH;
+    sw->complete_at = 0;
+    sw->linger_started = 0;
+    sw->idle_set = 0;
+    sw->complete_emitted = 0;
+  }
+  swarm__fill_all(sw);
+  return 0;
+}
+
 int swarm_peer_reject(struct swarm *sw, uint32_t peer, uint32_t chunk,
                       int reason, uint64_t now) {
   swarm__enter(sw, now);

@@ -499,7 +499,20 @@ int swarm_peer_have(struct swarm *sw, uint32_t peer, uint32_t chunk,
   if (chunk >= sw->n) {
     return SM_EPROTO;
   }
+  /* A peer that told us to fetch a chunk elsewhere (a donor withdrawing a
+   * reveal) and now announces it again means: ask me. Without this, a chunk
+   * nobody else offers would never be requested again. */
+  int was_rejected = 0;
+  for (uint32_t i = 0; i < SWARM__REJECT_MEMORY; i++) {
+    if (p->rejected[i] == chunk) {
+      p->rejected[i] = SWARM__NONE;
+      was_rejected = 1;
+    }
+  }
   if (swarm__bit(p->has, chunk)) {
+    if (was_rejected && !swarm__bit(sw->have, chunk) && sw->state == SWARM_STATE_FETCH) {
+      swarm__fill(sw, p);
+    }
     return 0;
   }
   peer_gain(sw, p, chunk);

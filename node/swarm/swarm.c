@@ -343,3 +343,21 @@ int swarm_chunk_has(const struct swarm *sw, uint32_t chunk) {
   }
   return swarm__bit(sw->have, chunk);
 }
+
+uint32_t swarm_chunks_unavailable(const struct swarm *sw) {
+  if (sw->state != SWARM_STATE_FETCH) {
+    return 0;
+  }
+  for (uint32_t i = 0; i < sw->cfg.max_conns; i++) {
+    if (sw->peers[i].used && (sw->peers[i].flags & SWARM_PEER_DONOR)) {
+      return 0; /* the donor has everything, even what it has not revealed */
+    }
+  }
+  uint32_t k = 0;
+  for (uint32_t c = 0; c < sw->n; c++) {
+    if (!swarm__bit(sw->have, c) && sw->avail[c] == 0) {
+      k++;
+    }
+  }
+  return k;
+}

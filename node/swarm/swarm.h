@@ -220,6 +220,12 @@ int swarm_chunk_data(struct swarm *sw, uint32_t peer, uint32_t chunk,
  * Only ok chunks count. A late ok chunk we canceled is still accepted. */
 int swarm_chunk_received(struct swarm *sw, uint32_t peer, uint32_t chunk,
                          int ok, uint64_t now);
+/* A chunk we had verified was found damaged on our disk (a re-read failed
+ * its id). It is missing again and will be requested from a peer (every
+ * connected peer gets a fresh SEND_BITFIELD without it); a
+ * complete recipient (lingering or done) goes back to fetching and emits
+ * COMPLETE again once it is back. SM_ESTATE on a donor. */
+int swarm_chunk_lost(struct swarm *sw, uint32_t chunk, uint64_t now);
 /* An UPLOAD_START finished (fully sent, canceled or failed); bytes is what
  * was actually sent. Frees the upload slot. */
 int swarm_upload_done(struct swarm *sw, uint32_t peer, uint32_t chunk,
@@ -274,6 +280,9 @@ int swarm_peer_stats_get(const struct swarm *sw, uint32_t peer,
  * many are connected in total. */
 uint32_t swarm_peers_list(const struct swarm *sw, uint32_t *out, uint32_t max);
 
+/* Missing chunks that no connected peer offers (0 while the donor is
+ * connected: it holds everything). O(chunks). */
+uint32_t swarm_chunks_unavailable(const struct swarm *sw);
 /* 1 when chunk is present and verified, 0 otherwise (or out of range). */
 int swarm_chunk_has(const struct swarm *sw, uint32_t chunk);
 

@@ -13,7 +13,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check_shape(const struct node_control_request *r) {
-  if (r->op < NODE_CONTROL_STATUS || r->op > NODE_CONTROL_REPORT) {
+  if (r->op < NODE_CONTROL_STATUS || r->op > NODE_CONTROL_SERVE) {
     abort();
   }
   if (memchr(r->manifest, '\0', sizeof(r->manifest)) == NULL ||
@@ -28,6 +28,9 @@ static void check_shape(const struct node_control_request *r) {
     if (strcmp(r->manifest, "latest") != 0 && sm_hex_decode(r->manifest, id, sizeof(id)) < 0) {
       abort();
     }
+  }
+  if (r->op == NODE_CONTROL_SERVE && r->target[0] != '/') {
+    abort();
   }
   if (r->op == NODE_CONTROL_REPORT &&
       (r->target[0] != '/' || r->stage[0] == '\0' ||

@@ -5,10 +5,15 @@
 # be alive and serving (a fresh recipient fetches a tree identical to the
 # source), its counters must show the attack, and its memory and open file
 # descriptors must stay bounded. Loopback only.
-# usage: hostile.sh SEEDMESH GENTREE HOSTILE
+# Then hostile gossip from sm-hostile-gossip (garbage, untrusted, tampered,
+# replayed datagrams and thousands of invented members) against the donor's
+# UDP port while it serves, and the control socket against another user and
+# malformed requests.
+# usage: hostile.sh SEEDMESH GENTREE HOSTILE [HOSTILE_GOSSIP]
 SM=$1
 GEN=$2
 HOSTILE=$3
+HGOSSIP=${4:-}
 . "$(dirname "$0")/lib.sh"
 
 PIDS=()
@@ -24,7 +29,8 @@ trap cleanup EXIT
 BASE=$((20000 + $$ % 20000))
 DONOR_ADDR=127.0.0.1:$BASE
 HOSTILE_ADDR=127.0.0.1:$((BASE + 1))
-NEXT_PORT=$((BASE + 2))
+METRICS_ADDR=127.0.0.1:$((BASE + 2))
+NEXT_PORT=$((BASE + 3))
 RSS_MAX_KB=$((300 * 1024))
 if ldd "$SM" 2>/dev/null | grep -q libasan; then
   # AddressSanitizer: shadow memory and a 256 MB quarantine of freed blocks
@@ -116,7 +122,7 @@ hostile() {
 }
 
 # ---------------------------------------------------------------- donor
-KEY=donor.key start_node donor "$BASE" --serve store || exit 1
+KEY=donor.key start_node donor "$BASE" --serve store --metrics "$METRICS_ADDR" || exit 1
 DONOR=$NODE_PID
 DSOCK=donor/control.sock
 serve_check "baseline"
@@ -173,6 +179,122 @@ hostile flood --connect "$DONOR_ADDR" --key hostile.key --count 300 --pings 10
 check "flood of 300: donor alive" kill -0 $DONOR
 serve_check "flood (after)"
 bounded "flood (after)" $DONOR $((BASE_FDS + 4))
+
+# ---------------------------------------------------------------- gossip
+hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+gdrop() { # REASON: the donor's seedmesh_gossip_dropped_total{reason=REASON}
+  curl -s "http://$METRICS_ADDR/metrics" | grep "^seedmesh_gossip_dropped_total{reason=\"$1\"}" |
+    awk '{print $2}'
+}
+members() { # SOCK: "count untrusted" of the cluster table in status --json
+  "$SM" status --control "$1" --json 2>/dev/null | python3 -c 'import json, sys
+trusted = {l.split()[0] for l in open("trust") if l.strip() and not l.startswith("#")}
+c = json.load(sys.stdin)["cluster"]
+print(len(c), sum(1 for m in c if m["key"] not in trusted))'
+}
+if [ -z "$HGOSSIP" ] || ! command -v curl >/dev/null; then
+  echo "ok - # SKIP hostile gossip: no sm-hostile-gossip or curl"
+else
+  read -r m0 u0 < <(members $DSOCK)
+  fds0=$(nfds $DONOR)
+  echo "    donor before the gossip attacks: $m0 members ($u0 untrusted), $fds0 fds," \
+    "RSS $(($(rss_kb $DONOR) / 1024)) MB"
+  gen=$(date +%s)
+  # gossip_attack MODE REASON ARGS...: one attack; the drop counter REASON
+  # must grow and the donor must live.
+  gossip_attack() {
+    local mode=$1 reason=$2 before after
+    shift 2
+    before=$(gdrop "$reason")
+    gen=$((gen + 1))
+    "$HGOSSIP" --mode "$mode" --connect "$DONOR_ADDR" --peer-key donor.key --generation $gen \
+      "$@" >"g-$mode.out" 2>&1
+    local rc=$?
+    sleep 0.5
+    after=$(gdrop "$reason")
+    echo "    $(head -1 "g-$mode.out"); dropped as $reason: ${before:-?} -> ${after:-?}"
+    check "gossip $mode: tool ran ($rc) and the node counted the drops (${before:-?} -> ${after:-?})" \
+      test "$rc" -eq 0 -a "${after:-0}" -gt "${before:-0}"
+    check "gossip $mode: donor alive" kill -0 $DONOR
+  }
+  gossip_attack garbage malformed --count 2000
+  gossip_attack untrusted untrusted --count 2000
+  gossip_attack tampered crypto --count 500 --key hostile.key
+  gossip_attack replay replay --count 500 --key hostile.key
+  # A trusted but malicious insider names 6,440 invented members while a
+  # fresh recipient fetches from the donor.
+  gen=$((gen + 1))
+  "$HGOSSIP" --mode fake-members --connect "$DONOR_ADDR" --peer-key donor.key --key hostile.key \
+    --generation $gen --count 460 >g-fake-members.out 2>&1 &
+  GF=$!
+  PIDS+=("$GF")
+  serve_check "gossip fake-member flood (during)"
+  wait $GF
+  echo "    $(head -1 g-fake-members.out)"
+  sleep 1
+  read -r m1 u1 < <(members $DSOCK)
+  echo "    donor after 6,440 invented members: $m1 members ($u1 untrusted)"
+  check "fake members: none admitted (${u1:-?} untrusted), membership bounded ($m0 -> ${m1:-?})" \
+    test "${u1:-1}" -eq 0 -a "${m1:-99}" -le $((m0 + 1))
+  hwm=$(hwm_kb $DONOR)
+  fds=$(nfds $DONOR)
+  echo "    donor after the gossip attacks: peak RSS (VmHWM, whole run) $((hwm / 1024)) MB," \
+    "$fds fds (before $fds0)"
+  check "gossip attacks: fds back to the baseline ($fds <= $((fds0 + 2)))" test "$fds" -le $((fds0 + 2))
+  serve_check "gossip attacks (after)"
+fi
+
+# ---------------------------------------------------------- control socket
+cat >ctl.py <<'PY'
+import socket, struct, sys
+def ask(payload, raw=False):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(sys.argv[1])
+    s.sendall(payload if raw else struct.pack(">I", len(payload)) + payload)
+    data = b""
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            data += b
+            if len(data) >= 4 and len(data) >= 4 + struct.unpack(">I", data[:4])[0]:
+                break
+    except socket.timeout:
+        pass
+    s.close()
+    return data
+for name, payload, raw in [("not msgpack", b"\xc1\xc1\xc1", False),
+                           ("a list", b"\x92\x01\x02", False),
+                           ("unknown op", b"\x81\xa2op\xa4kill", False),
+                           ("too large", struct.pack(">I", 1 << 30), True)]:
+    r = ask(payload, raw)
+    print(name + ":", "error" if b"error" in r else "NO ERROR", len(r), "bytes")
+PY
+python3 ctl.py "$DSOCK" >ctl.out 2>&1
+sed 's/^/    control: /' ctl.out
+check "control: malformed requests get errors" test "$(grep -c ': error ' ctl.out)" -eq 4
+check "control: donor alive after malformed requests" kill -0 $DONOR
+if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
+  # File permissions keep other users out; open them up to reach the node's
+  # own peer-credential check too.
+  expect_other() { # DESC
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$SM" status --control "$WORK/$DSOCK" \
+      >other.out 2>&1
+    local rc=$?
+    check "control: $1: refused (exit $rc: $(head -1 other.out))" test "$rc" -ne 0
+  }
+  expect_other "uid 65534, socket mode $(stat -c %a $DSOCK)"
+  chmod 0711 "$WORK" donor
+  chmod 0777 $DSOCK
+  expect_other "uid 65534, socket and directories opened to all (peer credentials)"
+  chmod 0600 $DSOCK
+  chmod 0700 "$WORK" donor
+  check "control: the owner still gets an answer" sh -c "\"$SM\" status --control $DSOCK >/dev/null"
+else
+  echo "ok - # SKIP control socket as another user: needs root and setpriv"
+fi
 
 # ------------------------------------------------------------ recipients
 # victim_fetch NAME MODE ARGS...: the hostile tool listens and serves MODE; a

@@ -118,6 +118,12 @@ printf '[statsu]\njson\n' >typo.cnf
 chmod 600 typo.cnf
 expect_one_line_error "an unknown section is named" 2 "typo\.cnf:1: unknown section \[statsu\]" -- \
   "$SM" status --config typo.cnf
+printf '[status]\njson\ncontrl = /run/x.sock\n' >badkey.cnf
+chmod 600 badkey.cnf
+expect_one_line_error "an unknown setting is named by file and line" 2 \
+  "badkey\.cnf:3: \[status\] has no setting 'contrl'" -- "$SM" status --config badkey.cnf
+expect_one_line_error "an unknown flag is named" 2 "unknown option '--contrl'" -- \
+  "$SM" status --no-config --contrl x
 
 # ---------------------------------------------------- metrics before a fetch
 scrape() { curl -sf --max-time 10 "http://127.0.0.1:$1/metrics" >"$2"; }

@@ -3,3 +3,8 @@
 sm_add_unit_test(test_node_control
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_node_control.c
   LIBS sm_node)
+
+# node: the gossip generation kept in the state directory (clock set back).
+sm_add_unit_test(test_node_generation
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_node_generation.c
+  LIBS sm_node)

@@ -1,7 +1,8 @@
 /* test_engine.c - unit tests for engine/'s pure parts: coordinate files
  * (every malformed variant and every prefix), the facts file, version
  * lines, compatibility decisions, join statements and their escaping,
- * server_id derivation and the backup privilege check. */
+ * server_id derivation, the backup privilege check and where passwords
+ * come from (a 0600 file or env:NAME). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -403,6 +406,34 @@ static void test_engine_table(void **state) {
   engine_snapshot_cleanup(&snap);
 }
 
+static void test_password_sources(void **state) {
+  (void)state;
+  char out[1025];
+  char err[ENGINE_ERR_MAX];
+  char path[] = "/tmp/sm-test-pw-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, "s3cret\nsecond line\n", 19), 19);
+  close(fd);
+  assert_int_equal(chmod(path, 0600), 0);
+  assert_int_equal(engine_password_read(path, out, err), 0);
+  assert_string_equal(out, "s3cret");
+  assert_int_equal(chmod(path, 0644), 0);
+  assert_int_equal(engine_password_read(path, out, err), SM_EINVAL);
+  assert_non_null(strstr(err, "chmod 600"));
+  unlink(path);
+
+  assert_int_equal(setenv("SM_TEST_PW", "from env\nignored", 1), 0);
+  assert_int_equal(engine_password_read("env:SM_TEST_PW", out, err), 0);
+  assert_string_equal(out, "from env");
+  unsetenv("SM_TEST_PW");
+  assert_int_equal(engine_password_read("env:SM_TEST_PW", out, err), SM_EINVAL);
+  assert_non_null(strstr(err, "SM_TEST_PW is not set"));
+  assert_int_equal(engine_password_read("env:1BAD", out, err), SM_EINVAL);
+  assert_int_equal(engine_password_read("env:", out, err), SM_EINVAL);
+  assert_int_equal(engine_password_read("env:A-B", out, err), SM_EINVAL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_binlog_info_valid),
@@ -417,6 +448,7 @@ int main(void) {
       cmocka_unit_test(test_grants),
       cmocka_unit_test(test_kvset_limits),
       cmocka_unit_test(test_engine_table),
+      cmocka_unit_test(test_password_sources),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -485,6 +485,25 @@ static void test_report_round_trip_and_refusals(void **state) {
   sm_free(buf);
 }
 
+static void test_serve_round_trip_and_refusals(void **state) {
+  (void)state;
+  struct node_control_request r, back;
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  memset(&r, 0, sizeof(r));
+  r.op = NODE_CONTROL_SERVE;
+  snprintf(r.target, sizeof(r.target), "/srv/seedmesh/store");
+  assert_int_equal(node_control_request_encode(&r, &buf, &len), 0);
+  assert_int_equal(node_control_request_decode(buf, len, &back), 0);
+  assert_int_equal(back.op, NODE_CONTROL_SERVE);
+  assert_string_equal(back.target, r.target);
+  sm_free(buf);
+  snprintf(r.target, sizeof(r.target), "relative/store"); /* the node may run elsewhere */
+  assert_int_equal(node_control_request_encode(&r, &buf, &len), 0);
+  assert_int_equal(node_control_request_decode(buf, len, &back), SM_EMALFORMED);
+  sm_free(buf);
+}
+
 static void test_encode_refuses_bad_op(void **state) {
   (void)state;
   struct node_control_request r;
@@ -492,7 +511,7 @@ static void test_encode_refuses_bad_op(void **state) {
   size_t len = 0;
   memset(&r, 0, sizeof(r));
   assert_int_equal(node_control_request_encode(&r, &buf, &len), SM_EINVAL);
-  r.op = (enum node_control_op)(NODE_CONTROL_REPORT + 1);
+  r.op = (enum node_control_op)(NODE_CONTROL_SERVE + 1);
   assert_int_equal(node_control_request_encode(&r, &buf, &len), SM_EINVAL);
   assert_null(buf);
 }
@@ -535,6 +554,7 @@ int main(void) {
       cmocka_unit_test(test_rate_fields),
       cmocka_unit_test(test_oversize),
       cmocka_unit_test(test_extra_keys_and_duplicates),
+      cmocka_unit_test(test_serve_round_trip_and_refusals),
       cmocka_unit_test(test_encode_refuses_bad_op),
       cmocka_unit_test(test_report_round_trip_and_refusals),
       cmocka_unit_test(test_byte_flips),

@@ -113,6 +113,15 @@ static void connect_with(struct swarm *sw, uint32_t peer, uint32_t n,
 
 static struct rec R; /* big: keep it off the stack */
 
+/* A recipient of n chunks asking each peer for one chunk at a time. */
+static struct swarm *mk_window1(uint32_t n) {
+  struct swarm_config cfg;
+  swarm_config_default(&cfg);
+  cfg.initial_window = 1;
+  cfg.max_window = 1;
+  return mk(&R, &cfg, n, 0);
+}
+
 /* ------------------------------------------------------------- picking */
 
 static void test_rarest_first_order(void **state) {
@@ -332,6 +341,101 @@ static void test_bad_chunk_bans_and_rerequests(void **state) {
   assert_int_equal(st.chunks_have, 8);
   assert_true(rec_has(&R, SWARM_ACT_SEND_REQUEST, 2, c1));
   assert_int_equal(rec_count(&R, SWARM_ACT_SEND_REQUEST, 1), 1);
+  swarm_free(sw);
+}
+
+/* A verified chunk found damaged on our disk is fetched again; a complete
+ * recipient goes back to fetching and completes a second time; a donor
+ * cannot lose a chunk. */
+static void test_lost_chunk_is_fetched_again(void **state) {
+  (void)state;
+  struct swarm_config cfg;
+  struct swarm *sw = mk_window1(4);
+  struct swarm_stats st;
+  connect_with(sw, 1, 4, 0, 4, 0);
+  for (int guard = 0; guard < 8; guard++) {
+    uint32_t req[16];
+    size_t k = rec_requests(&R, 0, 1, req, 16);
+    swarm_stats_get(sw, &st);
+    if (st.state != SWARM_STATE_FETCH) {
+      break;
+    }
+    assert_int_equal(swarm_chunk_received(sw, 1, req[k - 1], 1, 10 + guard), 0);
+  }
+  swarm_stats_get(sw, &st);
+  assert_int_equal(st.state, SWARM_STATE_SEED);
+  assert_int_equal(rec_count(&R, SWARM_ACT_COMPLETE, UINT32_MAX), 1);
+  size_t mark = R.n;
+  size_t bitfields = rec_count(&R, SWARM_ACT_SEND_BITFIELD, 1);
+  assert_int_equal(swarm_chunk_lost(sw, 2, 30), 0);
+  assert_int_equal(rec_count(&R, SWARM_ACT_SEND_BITFIELD, 1), bitfields + 1);
+  assert_int_equal(R.last_bits[0], 0xd0); /* chunks 0, 1, 3 of 4 */
+  swarm_stats_get(sw, &st);
+  assert_int_equal(st.state, SWARM_STATE_FETCH);
+  assert_int_equal(st.chunks_have, 3);
+  assert_int_equal(st.bytes_have, 3ull * CHUNK);
+  assert_int_equal(swarm_chunk_has(sw, 2), 0);
+  uint32_t again = UINT32_MAX;
+  assert_int_equal(rec_requests(&R, mark, 1, &again, 1), 1);
+  assert_int_equal(again, 2);
+  assert_int_equal(swarm_chunk_lost(sw, 2, 31), 0); /* already missing */
+  assert_int_equal(swarm_chunk_lost(sw, 4, 31), SM_EPROTO);
+  assert_int_equal(swarm_chunk_received(sw, 1, 2, 1, 40), 0);
+  swarm_stats_get(sw, &st);
+  assert_int_equal(st.state, SWARM_STATE_SEED);
+  assert_int_equal(st.chunks_have, 4);
+  assert_int_equal(rec_count(&R, SWARM_ACT_COMPLETE, UINT32_MAX), 2);
+  swarm_free(sw);
+
+  /* After lingering is over (links stay open): back to fetching too. */
+  swarm_config_default(&cfg);
+  cfg.linger_max_ms = 0;
+  sw = mk(&R, &cfg, 2, 0);
+  connect_with(sw, 1, 2, 0, 2, 0);
+  assert_int_equal(swarm_chunk_received(sw, 1, 0, 1, 10), 0);
+  assert_int_equal(swarm_chunk_received(sw, 1, 1, 1, 11), 0);
+  swarm_tick(sw, 100);
+  swarm_stats_get(sw, &st);
+  assert_int_equal(st.state, SWARM_STATE_DONE);
+  assert_int_equal(rec_count(&R, SWARM_ACT_LINGER_DONE, UINT32_MAX), 1);
+  mark = R.n;
+  assert_int_equal(swarm_chunk_lost(sw, 1, 120), 0);
+  swarm_stats_get(sw, &st);
+  assert_int_equal(st.state, SWARM_STATE_FETCH);
+  assert_int_equal(rec_requests(&R, mark, 1, &again, 1), 1);
+  assert_int_equal(again, 1);
+  assert_int_equal(swarm_chunk_received(sw, 1, 1, 1, 130), 0);
+  swarm_tick(sw, 200);
+  assert_int_equal(rec_count(&R, SWARM_ACT_COMPLETE, UINT32_MAX), 2);
+  assert_int_equal(rec_count(&R, SWARM_ACT_LINGER_DONE, UINT32_MAX), 2);
+  swarm_free(sw);
+
+  swarm_config_default(&cfg);
+  cfg.role = SWARM_ROLE_DONOR;
+  sw = mk(&R, &cfg, 4, 1);
+  assert_int_equal(swarm_chunk_lost(sw, 1, 0), SM_ESTATE);
+  swarm_stats_get(sw, &st);
+  assert_int_equal(st.chunks_have, 4);
+  swarm_free(sw);
+}
+
+/* A peer that said "get it elsewhere" and later announces the chunk again
+ * (a donor re-revealing it) is asked again: with nobody else offering the
+ * chunk, the old rejection must not starve the fetch. */
+static void test_reannounced_chunk_is_requested_again(void **state) {
+  (void)state;
+  struct swarm *sw = mk_window1(4);
+  connect_with(sw, 1, 4, 0, 0, 0);
+  assert_int_equal(swarm_peer_have(sw, 1, 2, 1), 0);
+  assert_int_equal(rec_count(&R, SWARM_ACT_SEND_REQUEST, 1), 1);
+  assert_true(rec_has(&R, SWARM_ACT_SEND_REQUEST, 1, 2));
+  assert_int_equal(swarm_peer_reject(sw, 1, 2, SWARM_REJECT_ELSEWHERE, 2), 0);
+  swarm_tick(sw, 100);
+  assert_int_equal(rec_count(&R, SWARM_ACT_SEND_REQUEST, 1), 1); /* remembered */
+  assert_int_equal(swarm_peer_have(sw, 1, 2, 200), 0);
+  assert_int_equal(rec_count(&R, SWARM_ACT_SEND_REQUEST, 1), 2);
+  assert_int_equal(swarm_chunk_received(sw, 1, 2, 1, 300), 0);
+  assert_int_equal(swarm_chunk_has(sw, 2), 1);
   swarm_free(sw);
 }
 
@@ -790,6 +894,8 @@ int main(void) {
       cmocka_unit_test(test_window_grows_with_rate_times_rtt),
       cmocka_unit_test(test_endgame_duplicates_then_cancels),
       cmocka_unit_test(test_bad_chunk_bans_and_rerequests),
+      cmocka_unit_test(test_lost_chunk_is_fetched_again),
+      cmocka_unit_test(test_reannounced_chunk_is_requested_again),
       cmocka_unit_test(test_disconnect_returns_requests),
       cmocka_unit_test(test_timeout_reissues_elsewhere),
       cmocka_unit_test(test_dials_up_to_degree_donor_first),
