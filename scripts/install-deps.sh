@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config clang llvm libclang-rt-14-dev
   libuv1-dev libsodium-dev libmsgpack-dev libzstd-dev libcmocka-dev
-  default-libmysqlclient-dev zstd socat iproute2 procps curl tmux
+  default-libmysqlclient-dev zstd socat iproute2 iptables procps curl tmux
   python3-jsonschema
 )
 if [ "${SEEDMESH_DB_PACKAGES:-1}" = 1 ]; then

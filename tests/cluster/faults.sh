@@ -80,6 +80,16 @@ some_progress() {
   done
 }
 
+# missing_bytes I...: bytes the listed recipients still miss, summed.
+missing_bytes() {
+  local i t h
+  for i in "$@"; do
+    t=$(node_transfer_field "$i" bytes_total)
+    h=$(node_transfer_field "$i" bytes_have)
+    if [ -n "$t" ] && [ -n "$h" ]; then echo $((t - h)); else echo 1; fi # no transfer yet: misses all
+  done | awk '{ s += $1 } END { print s + 0 }'
+}
+
 echo "# $SIZE tree, $K nodes (donor + 5), load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- a. 5% loss and 100 ms delay everywhere
@@ -94,7 +104,7 @@ recipients_ok "5% loss + 100 ms"
 nodes_wait_converged "$ALL" 60
 check "5% loss + 100 ms: every node sees $K members alive (counts: $NODES_COUNTS)" \
   nodes_converged "$ALL"
-nodes_stop_all
+check "5% loss + 100 ms: every node stops on SIGTERM" nodes_stop_all
 net_down
 
 # --- b. a partition between {donor, 1, 2} and {3, 4, 5} during the fetch
@@ -115,9 +125,10 @@ else
   ok "the cut holds: node 1 cannot reach node 4"
 fi
 sleep 3 # what was in flight lands
-missing_before=$(for i in $HALF_B; do echo $(($(node_transfer_field "$i" bytes_total) - $(node_transfer_field "$i" bytes_have))); done | awk '{ s += $1 } END { print s + 0 }')
-sleep $((PART_SECS > 3 ? PART_SECS - 3 : 0))
-missing_after=$(for i in $HALF_B; do echo $(($(node_transfer_field "$i" bytes_total) - $(node_transfer_field "$i" bytes_have))); done | awk '{ s += $1 } END { print s + 0 }')
+missing_before=$(missing_bytes $HALF_B)
+rest=$((t_cut + PART_SECS - $(date +%s))) # the checks above took some of it
+[ "$rest" -gt 0 ] && sleep "$rest"
+missing_after=$(missing_bytes $HALF_B)
 # Half B may still trade among itself, but cannot finish without the donor.
 check "3 s into the cut, half B still misses $missing_before bytes (the cut came mid-fetch)" \
   test "$missing_before" -gt 0
