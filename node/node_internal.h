@@ -77,7 +77,6 @@ struct node__link {
   int outbound;
   uint32_t handle;               /* record index */
   struct node__transfer *transfer; /* bound manifest, NULL until BITFIELD */
-  int bitfield_seen;               /* the peer's BITFIELD arrived since attach */
   struct node__transfer *dial_for; /* outbound: the transfer that dialed */
   struct wire_handshake hs;
   int hs_live;

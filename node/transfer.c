@@ -381,7 +381,6 @@ int node__transfer_attach(struct node__transfer *t, struct node__link *l) {
     return 0; /* the link stays open for gossip; it carries no chunks */
   }
   l->transfer = t;
-  l->bitfield_seen = 0;
   int rc = swarm_peer_connected(t->swarm, l->handle, flags, node__now(t->node));
   if (rc < 0) {
     l->transfer = NULL;
@@ -669,16 +668,6 @@ void node__transfer_on_msg(struct node__transfer *t, struct node__link *l,
       rc = SM_EPROTO;
       break;
     }
-    if (l->bitfield_seen) {
-      /* A second BITFIELD: the peer started its fetch over (it failed, e.g.
-       * on a full disk, and was asked again) with a new swarm that has
-       * never seen ours. Introduce the two sides again. */
-      node__transfer_detach(t, l);
-      if (node__transfer_attach(t, l) < 0 || t->swarm == NULL) {
-        return;
-      }
-    }
-    l->bitfield_seen = 1;
     rc = swarm_peer_bitfield(t->swarm, l->handle, msg->u.bitfield.bits, msg->u.bitfield.bits_len,
                              now);
     break;
