@@ -5,7 +5,9 @@
 #   seedmesh-sst: wsrep_sst_method=seedmesh; each joiner next to its own
 #     seedmesh node; the donor (g0) serves its store, taking one fresh
 #     --galera-info snapshot when its latest is too old for Galera's IST.
-#   join-ist:     `seedmesh join --engine galera` (only when this build has it)
+#   join:         `seedmesh join --engine galera` after a fresh --galera-info
+#     snapshot (timed with the joins): each node starts from grastate.dat at
+#     the snapshot's position and joins by IST only.
 #   mariabackup:  the stock wsrep_sst_method=mariabackup (socat streams).
 # Timed from the three mariadbd starts until all three are Synced. Donor bytes
 # = what g0's host sent to the joiners' SST and IST ports (iptables counters
@@ -96,23 +98,41 @@ start_nodes() {
 one_round() {
   local m=$1 t0 i up0 sec
   for i in 1 2 3; do stop_node $i; rm -rf "$WORK/g$i" "$WORK"/g$i.seedmesh-*; done
-  [ "$m" = seedmesh ] && start_nodes
+  local snap_s=0 jp=()
+  if [ "$m" = join ]; then
+    # a fresh snapshot for this round (its time is added to the joins')
+    t0=$(date +%s.%N)
+    "$SM" snapshot --engine galera --socket "$WORK/g0.sock" --user root --out store \
+      --key k0.key >>snap.log 2>&1 || { echo "bench: snapshot failed" >&2; return 1; }
+    snap_s=$(elapsed "$t0")
+  fi
+  [ "$m" != mariabackup ] && start_nodes
   iptables -Z SMBENCH
   up0=$(node_up)
   t0=$(date +%s.%N)
   for i in 1 2 3; do
-    write_cnf $i "gcomm://127.0.0.1:$((base + 5))" $GCACHE "$m"
-    mkdir -p "$WORK/g$i"
-    start_node $i
+    write_cnf $i "gcomm://127.0.0.1:$((base + 5))" $GCACHE "${m/join/seedmesh}"
+    if [ "$m" = join ]; then
+      SEEDMESH_BIN="$SM" "$SM" join --engine galera --control s$i/control.sock \
+        --target "$WORK/g$i" --defaults-file "$WORK/g$i.cnf" --source-host 127.0.0.1 \
+        --source-port $base --quiet >join$i.log 2>&1 &
+      jp[$i]=$!
+    else
+      mkdir -p "$WORK/g$i"
+      start_node $i
+    fi
+  done
+  for i in "${!jp[@]}"; do
+    wait "${jp[$i]}" || { echo "bench: join $i failed:" >&2; tail -3 join$i.log >&2; return 1; }
   done
   for i in 1 2 3; do wait_synced $i 900 || { echo "bench: g$i did not sync ($m)" >&2; return 1; }; done
-  sec=$(elapsed "$t0")
+  sec=$(echo "$(elapsed "$t0") + $snap_s" | bc)
   up=$(node_up)
   round_out="$sec $(( $(counted) + ${up:-0} - ${up0:-0} ))"
 }
 
 declare -A secs bytes
-methods=(seedmesh mariabackup)
+methods=(join seedmesh mariabackup)
 for r in $(seq "$runs"); do
   for m in "${methods[@]}"; do
     one_round "$m" || exit 1
@@ -135,13 +155,13 @@ mib() { echo "$1" | awk '{printf "%.0f", $1 / 1048576}'; }
     bm=$(median "${bytes[$m]}")
     label=$m
     [ "$m" = seedmesh ] && label="wsrep_sst_method=seedmesh"
+    [ "$m" = join ] && label="seedmesh join --engine galera (IST only; includes its fresh snapshot)"
     [ "$m" = mariabackup ] && label="wsrep_sst_method=mariabackup (stock)"
     echo "| $label | $sm s | $(mib "$bm") MiB |"
   done
   echo
   echo "$NOTE"
   echo
-  echo "\`seedmesh join --engine galera\` (IST only) is not measured yet: this build does not have it."
   echo "Reproduce: \`bench/galera.sh $size_mb $runs\` (runs in a private network namespace; needs root for it and iptables)."
 } >result.md
 cat result.md

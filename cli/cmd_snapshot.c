@@ -15,7 +15,7 @@
 static void snapshot_usage(FILE *out) {
   fprintf(out,
           "usage: seedmesh snapshot --engine dir --source DIR --out STORE --key FILE\n"
-          "       seedmesh snapshot --engine mariadb|mysql (--socket S | --host H --port P)\n"
+          "       seedmesh snapshot --engine mariadb|galera|mysql (--socket S | --host H --port P)\n"
           "                         [--user U] [--password-file F | --defaults-file F]\n"
           "                         --out STORE --key FILE\n"
           "                         [--chunk-size SIZE] [--level N] [--threads N] [--json]\n\n"
@@ -33,6 +33,9 @@ static void snapshot_usage(FILE *out) {
           "                     facts clone compares go into the manifest (docs/mysql.md).\n"
           "                     Run it on the donor's host as root or the server's user\n"
           "  --backup-tool PATH mariadb-backup to use (default: from PATH)\n"
+          "  --engine galera    the same as mariadb --galera-info, on a synced Galera node:\n"
+          "                     the snapshot carries the cluster's uuid:seqno for\n"
+          "                     join --engine galera (docs/galera.md)\n"
           "  --galera-info      record the Galera position too (on a Galera node)\n"
           "  --chunk-size SIZE  power of two from 16K to 64M\n"
           "  --level N          zstd level 1..19\n"
@@ -149,7 +152,7 @@ int cli_cmd_snapshot(int argc, char **argv) {
   const struct engine_ops *ops = engine_find(engine);
   if (ops == NULL) {
     return cli_fail(CLI_EXIT_USAGE, "snapshot",
-                    "unknown --engine '%s': this build supports 'dir', 'mariadb' and 'mysql'", engine);
+                    "unknown --engine '%s': this build supports 'dir', 'mariadb', 'galera' and 'mysql'", engine);
   }
   int is_dir = strcmp(engine, "dir") == 0;
   if (store == NULL || key_path == NULL || (is_dir && source == NULL)) {
