@@ -185,10 +185,13 @@ void node__transfer_fail(struct node__transfer *t, const char *fmt, ...) {
   for (int s = 0; s < NODE__STAGE_COUNT; s++) {
     node__stage_end(t, (enum node__stage)s, 0);
   }
+  /* Its links are closed, not only detached: the peers' swarms still hold
+   * this fetch's state for them, so a fetch asked again on this node would
+   * wait forever for their bitfields. A new dial starts both sides afresh. */
   for (int i = 0; i < NODE__MAX_LINKS; i++) {
     struct node__link *l = t->node->links[i];
     if (l != NULL && l->transfer == t) {
-      node__transfer_detach(t, l);
+      node__link_close(l, "its fetch failed");
     }
   }
   swarm_free(t->swarm);
