@@ -176,7 +176,8 @@ copies=0
 for _ in $(seq 3000); do
   status_json 2 b2.json
   read -r have tot < <(tfield b2.json chunks_have chunks_total)
-  if [ -n "${tot:-}" ] && [ "${have:-0}" -eq "$tot" ]; then copies=1; break; fi
+  # chunks_total is 0 until the manifest is in (DISCOVER)
+  if [ "${tot:-0}" -gt 0 ] && [ "${have:-0}" -eq "$tot" ]; then copies=1; break; fi
   sleep 0.05
 done
 status_json 3 b3.json
