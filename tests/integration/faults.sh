@@ -15,6 +15,8 @@
 SM=$1
 GEN=$2
 SIZE=${3:-128M}
+mb=${SIZE%M} # caps below scale with the tree so the faults land mid-fetch
+case $mb in '' | *[!0-9]*) mb=128 ;; esac
 . "$(dirname "$0")/lib.sh"
 
 BASE=$((10000 + ($$ % 2000) * 10))
@@ -169,7 +171,9 @@ fi
 # --- b1. the donor killed once every chunk has a copy elsewhere
 if part b; then
 start_node 2 --peers "$DONOR" --linger 120 || exit 1
-start_node 3 --peers "$DONOR,127.0.0.1:$((BASE + 2))" --max-download 6M || exit 1
+# Recipient 3 is held to ~24 s of fetching, so recipient 2 (uncapped) gets
+# every chunk well before it.
+start_node 3 --peers "$DONOR,127.0.0.1:$((BASE + 2))" --max-download $((mb / 24 + 1))M || exit 1
 fetch_bg 2
 fetch_bg 3
 copies=0
@@ -321,8 +325,6 @@ else
   [ -n "$asan" ] && PRELOAD=$asan:$FAKETIME_LIB # ASan's runtime must come first
   # About 12 s of fetching whatever the tree size, so the jumps and the
   # restart happen mid-fetch.
-  mb=${SIZE%M}
-  case $mb in '' | *[!0-9]*) mb=128 ;; esac
   dcap=(--max-download $((mb / 12 + 1))M)
   start_node 8 --peers "$DONOR,127.0.0.1:$((BASE + 9))" "${dcap[@]}" || exit 1
   start_node 9 --peers "$DONOR,127.0.0.1:$((BASE + 8))" "${dcap[@]}" || exit 1
@@ -365,6 +367,9 @@ else
   stop_node 8
   stop_node 9
 fi
+
+reports=$(grep -l -E "AddressSanitizer|LeakSanitizer|runtime error" log* 2>/dev/null | tr '\n' ' ')
+check "no sanitizer report from any node ${reports}" test -z "$reports"
 
 if [ "$TESTS_FAILED" -gt 0 ]; then
   for f in log*; do
