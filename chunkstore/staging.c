@@ -564,6 +564,35 @@ int chunkstore_staging_load_manifest(const char *dir, const struct sm_trust *tru
   return rc;
 }
 
+/* Zeroes every place of piece p: a re-put writes only its non-zero blocks,
+ * so damage inside a block that should be zero would otherwise stay. */
+static int zero_piece(struct chunkstore_staging *s, uint64_t p) {
+  static const uint8_t zeros[ZERO_BLOCK];
+  for (uint64_t i = s->pieces.slot_start[p]; i < s->pieces.slot_start[p + 1]; i++) {
+    uint64_t offset = 0;
+    const struct chunkstore_entry *e = chunkstore_slot_entry(s->m, s->pieces.slot_list[i], &offset);
+    int fd = chunkstore__open_beneath(s->tree_fd, e->path, O_WRONLY, 0);
+    if (fd < 0) {
+      return fd;
+    }
+    int rc = 0;
+    for (uint64_t done = 0; done < s->pieces.raw_len[p] && rc == 0;) {
+      size_t n = (size_t)SM_MIN((uint64_t)sizeof(zeros), s->pieces.raw_len[p] - done);
+      ssize_t w = pwrite(fd, zeros, n, (off_t)(offset + done));
+      if (w < 0 && errno != EINTR) {
+        rc = sm_errno();
+      } else if (w > 0) {
+        done += (uint64_t)w;
+      }
+    }
+    close(fd);
+    if (rc < 0) {
+      return rc;
+    }
+  }
+  return 0;
+}
+
 int chunkstore_staging_revoke(struct chunkstore_staging *s, uint64_t piece) {
   uint8_t rec[8];
   int rc = 0;
@@ -584,7 +613,7 @@ int chunkstore_staging_revoke(struct chunkstore_staging *s, uint64_t piece) {
     }
   }
   pthread_mutex_unlock(&s->lock);
-  return rc;
+  return rc < 0 ? rc : zero_piece(s, piece);
 }
 
 int chunkstore_staging_sync(struct chunkstore_staging *s) {

@@ -342,6 +342,8 @@ static void test_revoke(void **state) {
   uint8_t back[64 * 1024];
   env_init(&e, "revoke");
   write_random(e.src, "a", 6 * 64 * 1024, 0, 3, 0644);
+  uint8_t zero_block[8192] = {0}; /* piece 2 has zero blocks: they stay holes */
+  tcs_write_at(e.src, "a", zero_block, sizeof(zero_block), 2 * 64 * 1024 + 8192, 0644);
   struct chunkstore_manifest *snapped = snap(&e, 64 * 1024, NULL);
   chunkstore_manifest_free(snapped);
   struct chunkstore_manifest *m = load(&e, sig);
@@ -361,6 +363,8 @@ static void test_revoke(void **state) {
   assert_int_equal(chunkstore_staging_read(s, 2, back, sizeof(back)), 0);
   uint8_t flip = back[77] ^ 0x10;
   tcs_write_at(tree, ent->path, &flip, 1, off + 77, 0600);
+  flip = 0x5a; /* and inside a block that must read as zeros */
+  tcs_write_at(tree, ent->path, &flip, 1, off + 8192 + 100, 0600);
   assert_int_equal(chunkstore_staging_read(s, 2, back, sizeof(back)), SM_EHASH);
   assert_int_equal(chunkstore_staging_revoke(s, 2), 0);
   assert_false(chunkstore_staging_has(s, 2));
@@ -376,6 +380,7 @@ static void test_revoke(void **state) {
   assert_int_equal(chunkstore_staging_have_count(s), count - 1);
   put_piece(&e, s, 2);
   assert_true(chunkstore_staging_has(s, 2));
+  assert_int_equal(chunkstore_staging_read(s, 2, back, sizeof(back)), 0);
   chunkstore_staging_close(s);
   assert_int_equal(chunkstore_staging_open(staging, m, sig, &s), 0);
   assert_int_equal(chunkstore_staging_have_count(s), count);
