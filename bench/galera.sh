@@ -113,7 +113,8 @@ one_round() {
   for i in 1 2 3; do
     write_cnf $i "gcomm://127.0.0.1:$((base + 5))" $GCACHE "${m/join/seedmesh}"
     if [ "$m" = join ]; then
-      SEEDMESH_BIN="$SM" "$SM" join --engine galera --control s$i/control.sock \
+      SEEDMESH_BIN="$SM" PATH="$WORK/bin:$PATH" "$SM" join --engine galera \
+        --control s$i/control.sock \
         --target "$WORK/g$i" --defaults-file "$WORK/g$i.cnf" --source-host 127.0.0.1 \
         --source-port $base --quiet >join$i.log 2>&1 &
       jp[$i]=$!

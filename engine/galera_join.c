@@ -112,24 +112,38 @@ static int galera_prepare(const char *dir, const struct engine_local *local, con
   return rc;
 }
 
-/* The value of --NAME= in mariadbd's --print-defaults output (the node's
- * option file as the server reads it), into out; 0 when found. */
+/* Option names match with '-' and '_' alike, as the server reads them. */
+static int option_name_is(const char *p, const char *name, size_t nl) {
+  for (size_t i = 0; i < nl; i++) {
+    char a = p[i] == '-' ? '_' : p[i];
+    char b = name[i] == '-' ? '_' : name[i];
+    if (a != b) {
+      return 0;
+    }
+  }
+  return p[nl] == '=';
+}
+
+/* The last value of --NAME= in mariadbd's --print-defaults output (the
+ * node's option file as the server reads it; a later setting wins), into
+ * out; 0 when found. */
 static int option_value(const char *defaults, const char *name, char *out, size_t cap) {
   const char *p = defaults;
   size_t nl = strlen(name);
+  int found = -1;
   while ((p = strstr(p, "--")) != NULL) {
     p += 2;
-    if (strncmp(p, name, nl) == 0 && p[nl] == '=') {
+    if (option_name_is(p, name, nl)) {
       size_t l = strcspn(p + nl + 1, " \t\n");
       if (l == 0 || l >= cap) {
         return -1;
       }
       memcpy(out, p + nl + 1, l);
       out[l] = '\0';
-      return 0;
+      found = 0;
     }
   }
-  return -1;
+  return found;
 }
 
 static int galera_start(const struct engine_start_options *o, struct engine_server *out,
@@ -158,6 +172,17 @@ static int galera_start(const struct engine_start_options *o, struct engine_serv
                 "section)", o->defaults_file, name);
     sm_free(defaults);
     return SM_EINVAL;
+  }
+  /* Galera runs the joiner side of its SST method even when the donor then
+   * answers with IST only: a missing script fails the join at its start. */
+  char method[64] = "rsync", script[128], found[4096];
+  option_value(defaults, "wsrep_sst_method", method, sizeof(method));
+  snprintf(script, sizeof(script), "wsrep_sst_%s", method);
+  if (engine__which(script, found, sizeof(found)) < 0) {
+    engine__err(err, "wsrep_sst_method=%s but %s is not on PATH: Galera runs it on the joiner "
+                "even for an IST-only join (install it, or pick another method)", method, script);
+    sm_free(defaults);
+    return SM_ENOTFOUND;
   }
   char sock[256] = "", log[4096] = "", logpath[8200];
   struct engine_start_options g = *o;
