@@ -182,5 +182,8 @@ int main(int argc, char **argv) {
   printf("%s: sent %ld datagrams (%ld fake members)\n", mode, sent, fakes);
   close(fd);
   gossip_free(g);
+  if (trusted_mode) {
+    sm_trust_cleanup(&trust);
+  }
   return 0;
 }
