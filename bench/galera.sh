@@ -143,7 +143,7 @@ for r in $(seq "$runs"); do
     echo "round $r $m: $out" >&2
   done
 done
-NOTE="Donor sent = bytes from the donor host to the joiners' SST and IST ports (iptables counters in a private network namespace) plus the donor seedmesh node's uploads; seedmesh's donor also ran the fresh --galera-info snapshot when its latest was too old for the IST (docs/galera.md). Joins are timed from the three mariadbd starts until all three are Synced."
+NOTE="Donor sent = bytes from the donor host to the joiners' SST and IST ports (iptables counters in a private network namespace) plus the donor seedmesh node's uploads; seedmesh's donor also ran the fresh --galera-info snapshot when its latest was too old for the IST (docs/galera.md). The SST rows are timed from the three mariadbd starts until all three are Synced; the join row from the start of its fresh snapshot until all three joins reported CAUGHT_UP (Synced)."
 median() { printf '%s\n' $1 | sort -g | awk '{a[NR]=$1} END {printf "%.1f", (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 mib() { echo "$1" | awk '{printf "%.0f", $1 / 1048576}'; }
 {
