@@ -31,7 +31,7 @@ cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build-release -j"$(nproc)" --target seedmesh >/dev/null
 sm=$(pwd)/build-release/cli/seedmesh
 work=$(mktemp -d /tmp/sm-bench-mariadb.XXXXXX)
-base=$((32000 + ($$ % 300) * 20)) # donor server; +1..+3 replicas; +5..+8 nodes; +9 socat
+base=$((24000 + ($$ % 300) * 20)) # donor server; +1..+3 replicas; +5..+8 nodes; +9 socat
 user_opt=()
 [ "$(id -u)" -eq 0 ] && user_opt=(--user=root)
 sbpid=""

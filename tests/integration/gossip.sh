@@ -8,7 +8,7 @@ GEN=$2
 SIZE=${3:-128M}
 . "$(dirname "$0")/lib.sh"
 cd "$WORK"
-base=$((21000 + $$ % 20000))
+base=$((11000 + $$ % 20000)) # below the ephemeral range (32768+)
 pids=()
 cleanup_nodes() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
 trap 'cleanup_nodes; [ "${KEEP_WORK:-0}" = 1 ] || rm -rf "$WORK"' EXIT

@@ -26,7 +26,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-BASE=$((20000 + $$ % 20000))
+BASE=$((10000 + $$ % 20000)) # below the ephemeral range (32768+)
 DONOR_ADDR=127.0.0.1:$BASE
 HOSTILE_ADDR=127.0.0.1:$((BASE + 1))
 METRICS_ADDR=127.0.0.1:$((BASE + 2))

@@ -17,7 +17,7 @@ SRC_DIR=$(cd "$(dirname "$0")/../.." && pwd)
 mariadb_need_tools
 
 cd "$WORK"
-base=$((30000 + ($$ % 3000) * 10))
+base=$((10000 + ($$ % 2200) * 10)) # below the ephemeral range (32768+)
 DPORT=$base
 pids=()
 servers=()

@@ -24,7 +24,7 @@ mariadb_need_tools
 command -v python3 >/dev/null || { echo "SKIP: python3 is needed to read status --json"; exit 77; }
 
 cd "$WORK"
-base=$((30000 + ($$ % 3000) * 10))
+base=$((10000 + ($$ % 2200) * 10)) # below the ephemeral range (32768+)
 DPORT=$base
 pids=()
 servers=()

@@ -14,7 +14,7 @@ SIZE=${4:-64M}
 cd "$WORK"
 TOOLS=$SRC_DIR/tests/tools
 SCHEMAS=$SRC_DIR/docs/schemas
-base=$((21000 + $$ % 20000))
+base=$((11000 + $$ % 20000)) # below the ephemeral range (32768+)
 mport=$((base + 10))
 tmux_sock=sm-ops-$$
 pids=()
