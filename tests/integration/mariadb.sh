@@ -40,6 +40,7 @@ elapsed() { echo "$(date +%s.%N) - $1" | bc; }
 servers+=("$(mariadb_start_donor "$WORK/donor" $DPORT "$WORK/donor.err" \
   --innodb-buffer-pool-size=256M)")
 check "donor mariadbd answers on its socket" bash -c "mariadb -S $WORK/donor/sock -uroot -e \"SELECT 1\" >/dev/null"
+[ "$TESTS_FAILED" -eq 0 ] || { echo "Bail out! no donor server: nothing else can be tested"; exit 1; }
 q "$WORK/donor/sock" "CREATE DATABASE sbtest;
   CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY 're\"pl''pw';
   GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.0.0.1';

@@ -101,6 +101,7 @@ same_tree() { [ -s "$1" ] && cmp -s "$1" <(tree_sums "$2"); } # SUMS DIR
 servers+=("$(mariadb_start_donor "$WORK/donor" $DPORT "$WORK/donor.err" \
   --innodb-buffer-pool-size=64M --innodb-log-file-size=8M)")
 check "donor mariadbd answers on its socket" eval "q \"$WORK/donor/sock\" \"SELECT 1\" >/dev/null"
+[ "$TESTS_FAILED" -eq 0 ] || { echo "Bail out! no donor server: nothing else can be tested"; exit 1; }
 q "$WORK/donor/sock" "CREATE DATABASE sbtest;
   CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY 'repl-pw';
   GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.0.0.1';

@@ -51,7 +51,7 @@ mariadb_start_donor() {
     --bind-address=127.0.0.1 --server-id=1 --log-bin="$dir/binlog" "${user_opt[@]}" \
     --log-error="$log" "$@" >/dev/null 2>&1 &
   local pid=$!
-  for _ in $(seq 150); do
+  for _ in $(seq 600); do # up to 2 min: CI runs other servers at the same time
     q "$dir/sock" "SELECT 1" >/dev/null 2>&1 && break
     if ! kill -0 "$pid" 2>/dev/null; then
       echo "    mariadbd exited at start-up (port $port):" >&2
