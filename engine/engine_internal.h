@@ -56,6 +56,8 @@ void engine__close(MYSQL *m);
 /* Runs sql and copies the first column of the first row into out (cap);
  * "" for NULL or no row. SM_EENGINE with the server's message in err. */
 int engine__query_value(MYSQL *m, const char *sql, char *out, size_t cap, char *err);
+/* One global status variable of a Galera node (e.g. "WSREP_LAST_COMMITTED"). */
+int engine__galera_status(MYSQL *m, const char *name, char *out, size_t cap, char *err);
 /* Runs a statement that returns no rows. */
 int engine__exec(MYSQL *m, const char *sql, char *err);
 /* Describes where c points ("socket /x" or "127.0.0.1:3306"). */

@@ -75,6 +75,14 @@ static void read_preload(const char *log, const char *datadir, int64_t *out) {
   fclose(f);
 }
 
+int engine__galera_status(MYSQL *m, const char *name, char *out, size_t cap, char *err) {
+  char sql[160];
+  snprintf(sql, sizeof(sql),
+           "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME='%s'",
+           name);
+  return engine__query_value(m, sql, out, cap, err);
+}
+
 int engine_galera_window(const struct engine_conn *c, const char *password,
                          struct engine_galera_window *out, char *err) {
   MYSQL *m = NULL;
@@ -85,18 +93,14 @@ int engine_galera_window(const struct engine_conn *c, const char *password,
     return rc;
   }
   static const struct {
-    const char *sql;
+    const char *name;
     size_t off;
   } q[] = {
-      {"SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
-       "WHERE VARIABLE_NAME='WSREP_LOCAL_CACHED_DOWNTO'",
-       offsetof(struct engine_galera_window, cached_downto)},
-      {"SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
-       "WHERE VARIABLE_NAME='WSREP_LAST_COMMITTED'",
-       offsetof(struct engine_galera_window, last_committed)},
+      {"WSREP_LOCAL_CACHED_DOWNTO", offsetof(struct engine_galera_window, cached_downto)},
+      {"WSREP_LAST_COMMITTED", offsetof(struct engine_galera_window, last_committed)},
   };
   for (size_t i = 0; i < SM_ARRAY_LEN(q); i++) {
-    rc = engine__query_value(m, q[i].sql, v, sizeof(v), err);
+    rc = engine__galera_status(m, q[i].name, v, sizeof(v), err);
     if (rc < 0) {
       goto out;
     }
@@ -107,9 +111,7 @@ int engine_galera_window(const struct engine_conn *c, const char *password,
       goto out;
     }
   }
-  rc = engine__query_value(m, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
-                           "WHERE VARIABLE_NAME='WSREP_LOCAL_STATE_UUID'", out->uuid,
-                           sizeof(out->uuid), err);
+  rc = engine__galera_status(m, "WSREP_LOCAL_STATE_UUID", out->uuid, sizeof(out->uuid), err);
   out->preload_start = -1;
   char log[4096], dir[4096];
   if (rc == 0 && engine__query_value(m, "SELECT @@log_error", log, sizeof(log), err) == 0 &&

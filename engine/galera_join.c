@@ -225,16 +225,10 @@ static int galera_wait(const struct engine_server *srv, const struct engine_join
     MYSQL *m = NULL;
     char qerr[ENGINE_ERR_MAX];
     if (engine__connect(&srv->admin, NULL, 10, &m, qerr) == 0) {
-      int rc = engine__query_value(m, "SELECT VARIABLE_VALUE FROM information_schema."
-                                   "GLOBAL_STATUS WHERE VARIABLE_NAME="
-                                   "'WSREP_LOCAL_STATE_COMMENT'", state, sizeof(state), qerr);
+      int rc = engine__galera_status(m, "WSREP_LOCAL_STATE_COMMENT", state, sizeof(state), qerr);
       if (rc == 0 && strcmp(state, "Synced") == 0) {
-        rc = engine__query_value(m, "SELECT VARIABLE_VALUE FROM information_schema."
-                                 "GLOBAL_STATUS WHERE VARIABLE_NAME='WSREP_LOCAL_STATE_UUID'",
-                                 uuid, sizeof(uuid), qerr);
-        rc = rc ? rc : engine__query_value(m, "SELECT VARIABLE_VALUE FROM information_schema."
-                                           "GLOBAL_STATUS WHERE VARIABLE_NAME="
-                                           "'WSREP_LAST_COMMITTED'", seqno, sizeof(seqno), qerr);
+        rc = engine__galera_status(m, "WSREP_LOCAL_STATE_UUID", uuid, sizeof(uuid), qerr);
+        rc = rc ? rc : engine__galera_status(m, "WSREP_LAST_COMMITTED", seqno, sizeof(seqno), qerr);
         engine__close(m);
         snprintf(out_gtid, ENGINE_VALUE_MAX + 1, "%s:%s", uuid, seqno);
         return 0;
