@@ -56,6 +56,10 @@ void engine__close(MYSQL *m);
 /* Runs sql and copies the first column of the first row into out (cap);
  * "" for NULL or no row. SM_EENGINE with the server's message in err. */
 int engine__query_value(MYSQL *m, const char *sql, char *out, size_t cap, char *err);
+/* The password to log in with: given, else c->password_file read into buf
+ * (1025 bytes; the caller wipes it), else NULL. */
+int engine__password_for(const struct engine_conn *c, const char *given, char *buf,
+                         const char **out, char *err);
 /* One global status variable of a Galera node (e.g. "WSREP_LAST_COMMITTED"). */
 int engine__galera_status(MYSQL *m, const char *name, char *out, size_t cap, char *err);
 /* Runs a statement that returns no rows. */

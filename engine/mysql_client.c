@@ -136,12 +136,9 @@ const struct engine_sql_client *engine__mysql_client(void) {
 int engine__my_connect(struct engine__my *s, const struct engine_conn *c, const char *password,
                        unsigned timeout_s, char *err) {
   char pw[1025] = "";
-  const char *pass = password;
-  if (pass == NULL && c->password_file != NULL) {
-    if (engine_password_read(c->password_file, pw, err) < 0) {
-      return SM_EINVAL;
-    }
-    pass = pw;
+  const char *pass = NULL;
+  if (engine__password_for(c, password, pw, &pass, err) < 0) {
+    return SM_EINVAL;
   }
   s->lib = engine__mysql_client();
   s->h = NULL;

@@ -258,6 +258,18 @@ static int password_from_env(const char *name, char *out, char *err) {
   return 0;
 }
 
+int engine__password_for(const struct engine_conn *c, const char *given, char *buf,
+                         const char **out, char *err) {
+  *out = given;
+  if (given == NULL && c->password_file != NULL) {
+    if (engine_password_read(c->password_file, buf, err) < 0) {
+      return SM_EINVAL;
+    }
+    *out = buf;
+  }
+  return 0;
+}
+
 int engine_password_read(const char *path, char *out, char *err) {
   struct stat st;
   out[0] = '\0';

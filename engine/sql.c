@@ -25,12 +25,9 @@ void engine__conn_describe(const struct engine_conn *c, char *out, size_t cap) {
 int engine__connect(const struct engine_conn *c, const char *password, unsigned timeout_s,
                     MYSQL **out, char *err) {
   char pw[1025] = "";
-  const char *pass = password;
-  if (pass == NULL && c->password_file != NULL) {
-    if (engine_password_read(c->password_file, pw, err) < 0) {
-      return SM_EINVAL;
-    }
-    pass = pw;
+  const char *pass = NULL;
+  if (engine__password_for(c, password, pw, &pass, err) < 0) {
+    return SM_EINVAL;
   }
   MYSQL *m = mysql_init(NULL);
   if (m == NULL) {
