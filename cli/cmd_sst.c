@@ -481,9 +481,10 @@ static int joiner(const struct sst_args *a) {
   randombytes_buf(raw, sizeof(raw));
   sm_hex_encode(raw, sizeof(raw), nonce);
   int v6 = strchr(addr.host, ':') != NULL;
-  proto("ready %s%s%s:%u/seedmesh/%s", v6 ? "[" : "", addr.host, v6 ? "]" : "", addr.port, nonce);
+  /* The marker exists before "ready": whoever reads that line may look for it. */
   snprintf(marker, sizeof(marker), "%s/sst_in_progress", datadir);
   sm_fs_write_atomic(marker, "", 0, 0640);
+  proto("ready %s%s%s:%u/seedmesh/%s", v6 ? "[" : "", addr.host, v6 ? "]" : "", addr.port, nonce);
   if (wait_answer(lfd, nonce, a, &ans, err, sizeof(err)) < 0) {
     sst_log("%s", err);
     goto out;

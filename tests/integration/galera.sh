@@ -64,6 +64,9 @@ check "the joiner prints 'ready HOST:PORT/seedmesh/NONCE' at once" \
 check "and marks the datadir with sst_in_progress" test -e lone/sst_in_progress
 echo "SEEDMESH-SST 1 00000000000000000000000000000000 error forged" >forged.txt
 bash -c "exec 3<>/dev/tcp/127.0.0.1/$((base + 19)); cat forged.txt >&3" 2>/dev/null
+# Let the joiner read the forged answer before its parent goes away: it
+# checks the parent first on each turn, and a loaded machine may be slow.
+for _ in $(seq 100); do grep -q "wrong nonce" lone.err && break; sleep 0.1; done
 kill $fake_parent
 wait $fake_parent 2>/dev/null
 wait $sst_pid

@@ -32,7 +32,9 @@ HOSTILE_ADDR=127.0.0.1:$((BASE + 1))
 METRICS_ADDR=127.0.0.1:$((BASE + 2))
 NEXT_PORT=$((BASE + 3))
 RSS_MAX_KB=$((300 * 1024))
-if ldd "$SM" 2>/dev/null | grep -q libasan; then
+# Not "ldd | grep -q": under pipefail, grep leaving early can fail ldd with
+# SIGPIPE, and the ASan build then went unnoticed on a CI machine.
+if [[ "$(ldd "$SM" 2>/dev/null)" == *libasan* ]]; then
   # AddressSanitizer: shadow memory and a 256 MB quarantine of freed blocks
   # would swamp what we measure. Keep the quarantine small, allow for shadow.
   export ASAN_OPTIONS="quarantine_size_mb=16${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
