@@ -203,12 +203,24 @@ stop_node 3
 # --- b2. the donor killed early: the missing chunks are reported, and the
 # fetch finishes once it is back
 start_node 0 --serve store || exit 1
-start_node 4 --peers "$DONOR,127.0.0.1:$((BASE + 5))" --max-download $((mb / 16 + 1))M || exit 1
-start_node 5 --peers "$DONOR,127.0.0.1:$((BASE + 4))" --max-download $((mb / 16 + 1))M || exit 1
+start_node 4 --peers "$DONOR,127.0.0.1:$((BASE + 5))" --max-download $((mb / 32 + 1))M || exit 1
+start_node 5 --peers "$DONOR,127.0.0.1:$((BASE + 4))" --max-download $((mb / 32 + 1))M || exit 1
 fetch_bg 4
 fetch_bg 5
-wait_have 4 20
+# Only the donor had the chunks, so 4 and 5 together hold at most the sum of
+# what each holds. Kill it once that sum passes 20%: watching one recipient
+# alone let the pair gather every chunk first on a loaded machine.
+for _ in $(seq 6000); do
+  status_json 4 b4.json
+  status_json 5 b5.json
+  read -r h4 tot < <(tfield b4.json chunks_have chunks_total)
+  read -r h5 < <(tfield b5.json chunks_have)
+  [ "${tot:-0}" -gt 0 ] && [ $(((${h4:-0} + ${h5:-0}) * 100)) -ge $((tot * 20)) ] && break
+  [ -s fetch4.rc ] && break
+  sleep 0.05
+done
 kill_node 0
+HAVE="$h4+$h5 chunks" TOT="$tot"
 unavailable=0
 for _ in $(seq 200); do
   status_json 4 b4.json
@@ -217,7 +229,7 @@ for _ in $(seq 200); do
   sleep 0.1
 done
 "$SM" status --control s4/control.sock >b4.txt 2>&1
-echo "    donor killed at $HAVE of $TOT bytes of recipient 4: $unavailable chunks unavailable ($state)"
+echo "    donor killed when recipients 4 and 5 held $HAVE of $TOT: $unavailable chunks unavailable ($state)"
 check "b2: status reports the chunks no peer has ($unavailable)" test "${unavailable:-0}" -gt 0
 check "b2: the human status says so" grep -q "on no connected peer" b4.txt
 check "b2: the fetches wait rather than fail" test ! -s fetch4.rc -a ! -s fetch5.rc
@@ -264,6 +276,9 @@ EOF
 start_node 6 --peers "$DONOR" --max-download 4M || exit 1
 fetch_bg 6
 wait_have 6 40
+# Held still while its disk is tampered with: on a loaded machine the fetch
+# could otherwise finish (and the staging tree move) under the script.
+kill -STOP "${NODE_PID[6]}"
 # Three of them written in full (equal to the source) get one bit flipped.
 python3 - >flipped <<'EOF'
 done = 0
@@ -288,6 +303,7 @@ for line in open("candidates"):
     if done == 3:
         break
 EOF
+kill -CONT "${NODE_PID[6]}"
 echo "    flipped one bit in $(wc -l <flipped) verified chunks of recipient 6 at $HAVE of $TOT bytes"
 # Recipient 7 joins while the donor's upload is held back, so it takes what
 # recipient 6 has from recipient 6 (which re-reads each chunk before serving).
