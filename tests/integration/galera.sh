@@ -153,6 +153,10 @@ for i in 1 2 3; do
   wait_synced $i 300
   rc=$?
   check "g$i reached Synced ($(elapsed "$t0") s after the start)" test $rc -eq 0
+  if [ $rc -ne 0 ]; then # what the node was doing, for whoever reads the CI log
+    echo "    g$i: state '$(status $i wsrep_local_state_comment)'; its log ends:"
+    grep -E "WSREP|ERROR|seedmesh" g$i.err | tail -n 15 | cut -c1-200 | sed 's/^/    /'
+  fi
 done
 size=$(status 0 wsrep_cluster_size)
 check "wsrep_cluster_size is 4 (got '$size')" test "$size" = 4
