@@ -31,7 +31,7 @@ static const struct command commands[] = {
     {"fetch", cli_cmd_fetch, "ask a node to fetch a snapshot into a directory", "control json"},
     {"status", cli_cmd_status, "what a node is doing (stages, peers, speeds)", "control json"},
     {"rate", cli_cmd_rate, "change a running node's bandwidth caps", "control"},
-    {"join", cli_cmd_join, "fetch, prepare, start and join a replica (engine mariadb)",
+    {"join", cli_cmd_join, "fetch, prepare, start and join a replica (mariadb, galera, mysql)",
      "control json"},
     {"sst", cli_cmd_sst, "the Galera SST method 'seedmesh' (run by mariadbd, see wsrep_sst_seedmesh)",
      "control"},
