@@ -667,11 +667,12 @@ out:
 }
 
 /* Picks the snapshot to send. The store's latest one will do when Galera can
- * complete it: taken at or after the joiner's join point (--gtid; the
- * donor's certification preload starts near it, and a joiner installed at
- * an older seqno fails with "IST started with wrong seqno") and inside the
- * gcache. Otherwise a fresh one is taken (when a key is configured). 0 with
- * the manifest id, or -1 with the reason (which the joiner reports too). */
+ * complete it: taken at or after the start of the IST that follows (the
+ * certification preload the donor just logged; a joiner installed at an
+ * older seqno fails with "IST started with wrong seqno"), not before its end
+ * (the last membership change, see below), and inside the gcache. Otherwise
+ * a fresh one is taken (when a key is configured). 0 with the manifest id,
+ * or -1 with the reason (which the joiner reports too). */
 static int donor_pick(const struct sst_args *a, const struct engine_galera_info *pos,
                       char *out_id, char *err, size_t err_size) {
   struct chunkstore_manifest *m = NULL;
@@ -713,6 +714,14 @@ static int donor_pick(const struct sst_args *a, const struct engine_galera_info 
     snprintf(why, sizeof(why), "the latest snapshot (seqno %" PRId64 ") is older than where "
              "Galera's IST to the joiner starts (seqno %" PRId64 ")", seqno,
              w.preload_start >= 0 ? w.preload_start : pos->seqno);
+  } else if (w.preload_end >= 0 && seqno < w.preload_end) {
+    /* That IST runs to the last membership change. A joiner that was in
+     * the group before it (it waited for a busy donor) also queued the
+     * write-sets after its own join, so those past the snapshot would reach
+     * it twice; Galera then stops it ("Attempt to reuse the same seqno"). */
+    snprintf(why, sizeof(why), "the latest snapshot (seqno %" PRId64 ") is older than the last "
+             "membership change (seqno %" PRId64 "), where Galera's IST to the joiner ends",
+             seqno, w.preload_end);
   }
   if (why[0] == '\0') {
     sm_hex_encode(m->id, CHUNKSTORE_ID_BYTES, out_id);

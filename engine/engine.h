@@ -362,14 +362,16 @@ struct engine_galera_window {
   int64_t preload_start;   /* first seqno of the last certification-index
                               preload the node logged (the start of the IST
                               that follows an SST), or -1 when unknown */
+  int64_t preload_end;     /* its last seqno: where that IST ends (the last
+                              membership change), or -1 when unknown */
 };
 /* Reads the window over c (password given, else c->password_file). */
 int engine_galera_window(const struct engine_conn *c, const char *password,
                          struct engine_galera_window *out, char *err);
 /* Finds the last "Cert index preload: A -> B" line in the tail of a mariadbd
- * error log (len bytes, untrusted) and returns A in *out; SM_ENOTFOUND when
- * there is none. Pure, bounded. */
-int engine_galera_parse_preload(const uint8_t *buf, size_t len, int64_t *out);
+ * error log (len bytes, untrusted) and returns A in *start and B in *end;
+ * SM_ENOTFOUND when there is none. Pure, bounded. */
+int engine_galera_parse_preload(const uint8_t *buf, size_t len, int64_t *start, int64_t *end);
 /* 0 when a node seeded from a snapshot at snap_uuid:snap_seqno can catch up
  * by IST from a donor with window w; SM_EINCOMPAT with the reason and the
  * fix (a new snapshot, or the gcache.size needed) otherwise. Pure. */

@@ -25,24 +25,38 @@ static int parse_i64(const char *s, int64_t *out) {
   return 0;
 }
 
-int engine_galera_parse_preload(const uint8_t *buf, size_t len, int64_t *out) {
+/* Reads up to 18 digits at buf[*at]; the number, or -1 when there are none. */
+static int64_t read_seqno(const uint8_t *buf, size_t len, size_t *at) {
+  int64_t v = 0;
+  size_t digits = 0;
+  while (*at < len && buf[*at] >= '0' && buf[*at] <= '9' && digits < 18) {
+    v = v * 10 + (buf[*at] - '0');
+    (*at)++;
+    digits++;
+  }
+  return digits > 0 ? v : -1;
+}
+
+int engine_galera_parse_preload(const uint8_t *buf, size_t len, int64_t *start, int64_t *end) {
   static const char tag[] = "Cert index preload: ";
-  const size_t tl = sizeof(tag) - 1;
+  static const char arrow[] = " -> ";
+  const size_t tl = sizeof(tag) - 1, al = sizeof(arrow) - 1;
   int found = 0;
   for (size_t i = 0; i + tl < len; i++) {
     if (buf[i] != 'C' || memcmp(buf + i, tag, tl) != 0) {
       continue;
     }
     size_t j = i + tl;
-    int64_t v = 0;
-    size_t digits = 0;
-    while (j < len && buf[j] >= '0' && buf[j] <= '9' && digits < 18) {
-      v = v * 10 + (buf[j] - '0');
-      j++;
-      digits++;
+    int64_t a = read_seqno(buf, len, &j);
+    if (a < 0 || j + al > len || memcmp(buf + j, arrow, al) != 0) {
+      continue;
     }
-    if (digits > 0 && j < len && buf[j] == ' ') {
-      *out = v;
+    j += al;
+    int64_t b = read_seqno(buf, len, &j);
+    /* a whole line only: the log's last line may still be being written */
+    if (b >= 0 && j < len && (buf[j] == '\n' || buf[j] == '\r')) {
+      *start = a;
+      *end = b;
       found = 1;
     }
   }
@@ -50,7 +64,7 @@ int engine_galera_parse_preload(const uint8_t *buf, size_t len, int64_t *out) {
 }
 
 /* The tail of the server's error log (relative paths are in the datadir). */
-static void read_preload(const char *log, const char *datadir, int64_t *out) {
+static void read_preload(const char *log, const char *datadir, int64_t *start, int64_t *end) {
   char path[8300];
   if (log[0] == '/') {
     snprintf(path, sizeof(path), "%s", log);
@@ -68,7 +82,7 @@ static void read_preload(const char *log, const char *datadir, int64_t *out) {
     long from = size > tail ? size - tail : 0;
     if (size >= 0 && fseek(f, from, SEEK_SET) == 0) {
       size_t n = fread(buf, 1, (size_t)tail, f);
-      engine_galera_parse_preload(buf, n, out);
+      engine_galera_parse_preload(buf, n, start, end);
     }
   }
   sm_free(buf);
@@ -113,10 +127,11 @@ int engine_galera_window(const struct engine_conn *c, const char *password,
   }
   rc = engine__galera_status(m, "WSREP_LOCAL_STATE_UUID", out->uuid, sizeof(out->uuid), err);
   out->preload_start = -1;
+  out->preload_end = -1;
   char log[4096], dir[4096];
   if (rc == 0 && engine__query_value(m, "SELECT @@log_error", log, sizeof(log), err) == 0 &&
       engine__query_value(m, "SELECT @@datadir", dir, sizeof(dir), err) == 0 && log[0] != '\0') {
-    read_preload(log, dir, &out->preload_start);
+    read_preload(log, dir, &out->preload_start, &out->preload_end);
   }
 out:
   engine__close(m);

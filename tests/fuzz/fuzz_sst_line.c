@@ -41,8 +41,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       abort();
     }
   }
-  int64_t preload = -1;
-  if (engine_galera_parse_preload(buf, size, &preload) == 0 && preload < 0) {
+  int64_t preload = -1, preload_end = -1;
+  if (engine_galera_parse_preload(buf, size, &preload, &preload_end) == 0 &&
+      (preload < 0 || preload_end < 0)) {
     abort();
   }
   free(buf);

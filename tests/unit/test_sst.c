@@ -129,16 +129,25 @@ static void test_ist_window(void **state) {
 
 static void test_preload_line(void **state) {
   (void)state;
-  int64_t v = -1;
+  int64_t v = -1, e = -1;
   const char *log = "x WSREP: Cert index preload: 490 -> 565\n"
                     "y WSREP: Cert index preload: 618 -> 650\nz\n";
-  assert_int_equal(engine_galera_parse_preload((const uint8_t *)log, strlen(log), &v), 0);
+  assert_int_equal(engine_galera_parse_preload((const uint8_t *)log, strlen(log), &v, &e), 0);
   assert_int_equal(v, 618);
-  const char *none = "WSREP: Cert index preload: -> 5\nCert index preload: 7";
-  v = -1;
-  assert_int_equal(engine_galera_parse_preload((const uint8_t *)none, strlen(none), &v),
+  assert_int_equal(e, 650);
+  /* the last well-formed line wins; a torn last line does not count */
+  const char *torn = "Cert index preload: 619 -> 749\r\nCert index preload: 700 -> 7";
+  assert_int_equal(engine_galera_parse_preload((const uint8_t *)torn, strlen(torn) - 1, &v, &e),
+                   0);
+  assert_int_equal(v, 619);
+  assert_int_equal(e, 749);
+  const char *none = "WSREP: Cert index preload: -> 5\nCert index preload: 7\n"
+                     "Cert index preload: 8 -> x\nCert index preload: 9 - 10\n";
+  v = e = -1;
+  assert_int_equal(engine_galera_parse_preload((const uint8_t *)none, strlen(none), &v, &e),
                    SM_ENOTFOUND);
   assert_int_equal(v, -1);
+  assert_int_equal(e, -1);
 }
 
 int main(void) {
