@@ -164,7 +164,7 @@ static void manifest_ready(struct node__transfer *t) {
     if (r->has_addr && node__transfer_peer_wanted(t, flags)) {
       swarm_candidate_add(t->swarm, h, flags, now);
     }
-    if (r->link != NULL && r->link->state == NODE__LINK_OPEN && r->link->transfer == NULL) {
+    if (r->link != NULL && r->link->state == NODE__LINK_OPEN) {
       node__transfer_attach(t, r->link);
     }
   }
@@ -288,13 +288,15 @@ void node__manifest_on_part(struct node *n, struct node__link *l,
 void node__manifest_on_reject(struct node *n, struct node__link *l,
                               const struct wire_msg_reject *rej) {
   struct node__transfer *t = discovering(n);
-  if (l->transfer != NULL &&
-      memcmp(l->transfer->manifest_id, rej->manifest_id, CHUNKSTORE_ID_BYTES) == 0) {
-    /* The peer does not have our manifest yet; it will announce itself with
-     * a BITFIELD once it does. */
-    node__transfer_detach(l->transfer, l);
+  struct node__transfer *on_link = node__link_transfer(l, rej->manifest_id);
+  if (on_link != NULL) {
+    /* The peer does not have that manifest (yet), or its transfer of it
+     * left the link; it will announce itself with a BITFIELD once it has. */
+    node__transfer_detach(on_link, l);
   }
-  if (t != NULL && t->discover_link == l->handle) {
+  const uint8_t *asked = t == NULL ? NULL : t->manifest != NULL ? t->manifest->id : t->manifest_id;
+  if (t != NULL && t->discover_link == l->handle &&
+      memcmp(asked, rej->manifest_id, CHUNKSTORE_ID_BYTES) == 0) {
     l->pending_manifest_get = 0;
     t->discover_link = UINT32_MAX; /* ask someone else on the next tick */
   }

@@ -43,7 +43,7 @@ static struct node__link *peer_link(struct node__transfer *t, uint32_t peer) {
     return NULL;
   }
   struct node__link *l = t->node->records[peer].link;
-  return l != NULL && l->state == NODE__LINK_OPEN && l->transfer == t ? l : NULL;
+  return l != NULL && l->state == NODE__LINK_OPEN && node__link_carries(l, t) ? l : NULL;
 }
 
 static void start_upload(struct node__transfer *t, uint32_t peer, uint32_t chunk);
@@ -64,11 +64,18 @@ static void run_action(struct node__transfer *t, const struct swarm_action *a) {
   struct wire_msg msg;
   memset(&msg, 0, sizeof(msg));
   switch (a->type) {
-  case SWARM_ACT_CONNECT:
-    if (node__link_dial(n, a->peer, t) < 0) {
+  case SWARM_ACT_CONNECT: {
+    /* A link to the peer that is already open carries this transfer too;
+     * one still connecting gets every transfer once it authenticates. */
+    struct node__link *l = a->peer < NODE__MAX_RECORDS ? n->records[a->peer].link : NULL;
+    if (l == NULL ? node__link_dial(n, a->peer, t) < 0
+                  : l->state == NODE__LINK_OPEN &&
+                        (node__link_carries(l, t) || node__transfer_attach(t, l) < 0 ||
+                         !node__link_carries(l, t))) {
       swarm_peer_connect_failed(t->swarm, a->peer, now);
     }
     break;
+  }
   case SWARM_ACT_DISCONNECT:
   case SWARM_ACT_BAN: {
     struct node__link *l = n->records[a->peer].link;
@@ -76,9 +83,16 @@ static void run_action(struct node__transfer *t, const struct swarm_action *a) {
       n->banned_count++;
       sm_log(SM_LOG_WARN, "transfer", "banning peer %u: it sent a chunk that failed verification",
              a->peer);
-    }
-    if (l != NULL) {
-      node__link_close(l, a->type == SWARM_ACT_BAN ? "banned: sent a bad chunk" : "swarm dropped it");
+      if (l != NULL) {
+        node__link_close(l, "banned: sent a bad chunk");
+      }
+    } else if (l != NULL && node__link_carries(l, t)) {
+      /* Only this transfer drops the peer; a link left with no transfer
+       * closes, as it would carry nothing but gossip. */
+      node__transfer_leave(t, l, WIRE_REJECT_SHUTDOWN);
+      if (l->transfers == 0) {
+        node__link_close(l, "swarm dropped it");
+      }
     }
     break;
   }
@@ -92,12 +106,13 @@ static void run_action(struct node__transfer *t, const struct swarm_action *a) {
     break;
   case SWARM_ACT_SEND_HAVE:
     msg.type = WIRE_MSG_HAVE;
+    memcpy(msg.u.have.manifest_id, t->manifest_id, WIRE_ID_BYTES);
     msg.u.have.index = a->chunk;
     send_simple(t, a->peer, &msg);
     break;
   case SWARM_ACT_SEND_REQUEST: {
     struct node__link *l = peer_link(t, a->peer);
-    if (l == NULL || node__link_track_request(l, a->chunk) < 0) {
+    if (l == NULL || node__link_track_request(l, t, a->chunk) < 0) {
       break;
     }
     msg.type = WIRE_MSG_REQUEST;
@@ -185,13 +200,14 @@ void node__transfer_fail(struct node__transfer *t, const char *fmt, ...) {
   for (int s = 0; s < NODE__STAGE_COUNT; s++) {
     node__stage_end(t, (enum node__stage)s, 0);
   }
-  /* Its links are closed, not only detached: the peers' swarms still hold
-   * this fetch's state for them, so a fetch asked again on this node would
-   * wait forever for their bitfields. A new dial starts both sides afresh. */
+  /* It leaves its links, and tells the peers: their swarms would otherwise
+   * keep this fetch's state for us, and a fetch asked again on this node
+   * would wait forever for their bitfields. Its BITFIELD starts both sides
+   * afresh; the links stay open for the other transfers. */
   for (int i = 0; i < NODE__MAX_LINKS; i++) {
     struct node__link *l = t->node->links[i];
-    if (l != NULL && l->transfer == t) {
-      node__link_close(l, "its fetch failed");
+    if (l != NULL && l->state == NODE__LINK_OPEN && node__link_carries(l, t)) {
+      node__transfer_leave(t, l, WIRE_REJECT_SHUTDOWN);
     }
   }
   swarm_free(t->swarm);
@@ -345,6 +361,12 @@ int node__transfer_serve(struct node *n, const char *store, char *err, size_t er
 }
 
 void node__transfer_free(struct node__transfer *t) {
+  for (int i = 0; i < NODE__MAX_LINKS; i++) {
+    struct node__link *l = t->node != NULL ? t->node->links[i] : NULL;
+    if (l != NULL && node__link_carries(l, t)) {
+      node__transfer_detach(t, l);
+    }
+  }
   for (size_t i = 0; i < t->n_actions; i++) {
     sm_free(t->actions[i].bits);
   }
@@ -371,9 +393,16 @@ int node__transfer_peer_wanted(const struct node__transfer *t, uint32_t flags) {
            (flags & SWARM_PEER_DONOR) == 0);
 }
 
+unsigned node__transfer_index(const struct node__transfer *t) {
+  return (unsigned)(t - t->node->transfers);
+}
+
 int node__transfer_attach(struct node__transfer *t, struct node__link *l) {
-  if (t->swarm == NULL) {
+  if (t->swarm == NULL || t->failed) {
     return SM_ESTATE;
+  }
+  if (node__link_carries(l, t)) {
+    return 0;
   }
   uint32_t flags = 0;
   if (t->manifest != NULL &&
@@ -383,11 +412,15 @@ int node__transfer_attach(struct node__transfer *t, struct node__link *l) {
   if (!node__transfer_peer_wanted(t, flags)) {
     return 0; /* the link stays open for gossip; it carries no chunks */
   }
-  l->transfer = t;
+  l->transfers |= 1u << node__transfer_index(t);
   int rc = swarm_peer_connected(t->swarm, l->handle, flags, node__now(t->node));
   if (rc < 0) {
-    l->transfer = NULL;
-    node__link_close(l, rc == SM_EBANNED ? "banned" : "swarm refused the peer");
+    /* A banned peer loses the link; otherwise only this transfer stays off
+     * it (the caller tells the peer when the peer asked). */
+    l->transfers &= ~(1u << node__transfer_index(t));
+    if (rc == SM_EBANNED) {
+      node__link_close(l, "banned");
+    }
     return rc;
   }
   node__transfer_flush(t);
@@ -395,11 +428,26 @@ int node__transfer_attach(struct node__transfer *t, struct node__link *l) {
 }
 
 void node__transfer_detach(struct node__transfer *t, struct node__link *l) {
-  l->transfer = NULL;
+  unsigned ti = node__transfer_index(t);
+  l->transfers &= ~(1u << ti);
+  for (int i = 0; i < NODE__MAX_OUTSTANDING; i++) {
+    if (l->outstanding[i].used && l->outstanding[i].transfer == ti) {
+      l->outstanding[i].used = 0;
+    }
+  }
   if (t->swarm != NULL) {
     swarm_peer_disconnected(t->swarm, l->handle, node__now(t->node));
     node__transfer_flush(t);
   }
+}
+
+void node__transfer_leave(struct node__transfer *t, struct node__link *l, uint32_t reason) {
+  struct wire_msg rej = {.type = WIRE_MSG_REJECT};
+  rej.u.reject.kind = WIRE_REJECT_KIND_MANIFEST;
+  memcpy(rej.u.reject.manifest_id, t->manifest_id, WIRE_ID_BYTES);
+  rej.u.reject.reason = reason;
+  node__link_send(l, &rej);
+  node__transfer_detach(t, l);
 }
 
 /* --------------------------------------------------------------- uploads */
@@ -621,7 +669,7 @@ static void download_after(uv_work_t *req, int status) {
 static void on_chunk(struct node__transfer *t, struct node__link *l, const struct wire_msg_chunk *c) {
   uint64_t now = node__now(t->node);
   if (t->role != NODE__ROLE_RECIPIENT || t->staging == NULL || c->index >= t->p->count ||
-      node__link_untrack_request(l, c->index) < 0) {
+      node__link_untrack_request(l, t, c->index) < 0) {
     node__link_close(l, "sent a chunk we did not ask for");
     return;
   }
@@ -693,7 +741,7 @@ void node__transfer_on_msg(struct node__transfer *t, struct node__link *l,
     }
     break;
   case WIRE_MSG_REJECT:
-    node__link_untrack_request(l, msg->u.reject.index);
+    node__link_untrack_request(l, t, msg->u.reject.index);
     swarm_peer_reject(t->swarm, l->handle, msg->u.reject.index, (int)msg->u.reject.reason, now);
     break;
   default:
