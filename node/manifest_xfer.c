@@ -390,6 +390,9 @@ int node__transfer_fetch(struct node *n, const uint8_t *manifest_id, const char 
     }
   }
   if (t == NULL) {
+    t = node__transfer_reclaim(n);
+  }
+  if (t == NULL) {
     snprintf(err, err_size, "too many transfers on this node (max %d)", NODE__MAX_TRANSFERS);
     return SM_EFULL;
   }

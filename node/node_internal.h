@@ -213,6 +213,10 @@ struct node__transfer {
 };
 
 struct node__transfer *node__transfer_find(struct node *n, const uint8_t *manifest_id);
+/* The transfer table is full: frees a finished or failed fetch, else the
+ * oldest served snapshot (never the only one) that no link carries, and
+ * returns its slot (unused); NULL when every transfer is still in use. */
+struct node__transfer *node__transfer_reclaim(struct node *n);
 /* Starts serving the latest manifest of a store. */
 int node__transfer_serve(struct node *n, const char *store, char *err, size_t err_size);
 /* Starts fetching manifest_id (NULL: the newest one a peer offers). */

@@ -227,18 +227,62 @@ struct node__transfer *node__transfer_find(struct node *n, const uint8_t *manife
   return NULL;
 }
 
-static struct node__transfer *transfer_slot(struct node *n) {
-  for (int i = 0; i < NODE__MAX_TRANSFERS; i++) {
-    if (!n->transfers[i].used) {
-      struct node__transfer *t = &n->transfers[i];
-      memset(t, 0, sizeof(*t));
-      t->used = 1;
-      t->node = n;
-      t->discover_link = UINT32_MAX;
-      return t;
+/* 1 when no open link carries t and no job or upload still uses it. */
+static int transfer_idle(const struct node__transfer *t) {
+  for (int i = 0; i < NODE__MAX_LINKS; i++) {
+    const struct node__link *l = t->node->links[i];
+    if (l != NULL && node__link_carries(l, t)) {
+      return 0;
     }
   }
-  return NULL;
+  return t->jobs_running == 0 && t->n_paced == 0 && t->n_actions == 0;
+}
+
+struct node__transfer *node__transfer_reclaim(struct node *n) {
+  struct node__transfer *best = NULL;
+  int donors = 0;
+  for (int i = 0; i < NODE__MAX_TRANSFERS; i++) {
+    donors += n->transfers[i].used && n->transfers[i].role == NODE__ROLE_DONOR;
+  }
+  for (int i = 0; i < NODE__MAX_TRANSFERS; i++) {
+    struct node__transfer *t = &n->transfers[i];
+    if (!t->used || !transfer_idle(t)) {
+      continue;
+    }
+    if (t->role == NODE__ROLE_RECIPIENT && (t->finished || t->failed)) {
+      best = t; /* a fetch that is over goes first */
+      break;
+    }
+    if (t->role == NODE__ROLE_DONOR && donors > 1 && t->manifest != NULL &&
+        (best == NULL || t->manifest->created < best->manifest->created)) {
+      best = t; /* else the oldest snapshot served that no peer fetches */
+    }
+  }
+  if (best != NULL) {
+    char hex[2 * CHUNKSTORE_ID_BYTES + 1];
+    sm_hex_encode(best->manifest_id, CHUNKSTORE_ID_BYTES, hex);
+    sm_log(SM_LOG_INFO, "transfer", "transfer table full: dropping the %s of manifest %.16s "
+           "to make room", best->role == NODE__ROLE_DONOR ? "idle serving" : "finished fetch", hex);
+    node__transfer_free(best);
+  }
+  return best;
+}
+
+static struct node__transfer *transfer_slot(struct node *n) {
+  struct node__transfer *t = NULL;
+  for (int i = 0; i < NODE__MAX_TRANSFERS && t == NULL; i++) {
+    if (!n->transfers[i].used) {
+      t = &n->transfers[i];
+    }
+  }
+  if (t == NULL && (t = node__transfer_reclaim(n)) == NULL) {
+    return NULL;
+  }
+  memset(t, 0, sizeof(*t));
+  t->used = 1;
+  t->node = n;
+  t->discover_link = UINT32_MAX;
+  return t;
 }
 
 static int capture_segment(void *arg, const uint8_t id[CHUNKSTORE_ID_BYTES], const uint8_t *bytes,
@@ -309,19 +353,29 @@ int node__transfer_make_recipient_swarm(struct node__transfer *t, const uint8_t 
 }
 
 int node__transfer_serve(struct node *n, const char *store, char *err, size_t err_size) {
+  struct chunkstore_manifest *m = NULL;
+  uint8_t sig[SM_SIG_BYTES];
+  int rc = chunkstore_store_load_manifest(store, NULL, NULL, &m, sig);
+  if (rc < 0) {
+    snprintf(err, err_size, "cannot serve %s: %s", store, sm_strerror(rc));
+    return rc;
+  }
+  struct node__transfer *same = node__transfer_find(n, m->id);
+  if (same != NULL && same->role == NODE__ROLE_DONOR) {
+    chunkstore_manifest_free(m); /* already served: nothing new to start */
+    return 0;
+  }
   struct node__transfer *t = transfer_slot(n);
   if (t == NULL) {
-    snprintf(err, err_size, "too many transfers");
+    chunkstore_manifest_free(m);
+    snprintf(err, err_size, "too many transfers on this node (max %d, all in use)",
+             NODE__MAX_TRANSFERS);
     return SM_EFULL;
   }
   t->role = NODE__ROLE_DONOR;
   snprintf(t->store, sizeof(t->store), "%s", store);
-  int rc = chunkstore_store_load_manifest(store, NULL, NULL, &t->manifest, t->sig);
-  if (rc < 0) {
-    snprintf(err, err_size, "cannot serve %s: %s", store, sm_strerror(rc));
-    t->used = 0;
-    return rc;
-  }
+  t->manifest = m;
+  memcpy(t->sig, sig, SM_SIG_BYTES);
   if (memcmp(t->manifest->donor, n->identity.public_key, SM_PUBKEY_BYTES) != 0) {
     sm_log(SM_LOG_WARN, "transfer", "serving %s, signed by another node's key", store);
   }

@@ -3,7 +3,8 @@
 # and three recipient nodes fetch snapshot A; then, without restarting any
 # node, the donor serves two more snapshots B (A mutated) and C (a fresh
 # tree) and every recipient fetches B and C at the same time over the links
-# it already has. Each fetched tree must verify and equal its source.
+# it already has; then six more snapshots in turn, more than a node's eight
+# transfer slots. Each fetched tree must verify and equal its source.
 # usage: multi.sh SEEDMESH GENTREE [SIZE]   (SIZE of each tree, default 64M)
 SM=$1
 GEN=$2
@@ -132,7 +133,20 @@ done
 violations=$(cat log* | grep -c "protocol violation")
 check "no link closed for a protocol violation ($violations)" test "$violations" -eq 0
 
-# --- d. every node stops cleanly on SIGTERM
+# --- d. more snapshots than a node has transfer slots (8): one after another,
+# the donor serves six small ones and recipient 1 fetches each; finished
+# fetches and the oldest snapshots that nobody fetches make room
+for k in 1 2 3 4 5 6; do
+  "$GEN" create --out "srcS$k" --size 4M --seed $((20 + k)) >/dev/null
+  "$SM" snapshot --engine dir --source "srcS$k" --out "storeS$k" --key k0.key >/dev/null
+  serve 0 "storeS$k" || not_ok "the donor serves storeS$k"
+  fetch 1 "$(manifest_id "storeS$k")" "rS$k-"
+  fetched_ok 1 "rS$k-" "storeS$k" "srcS$k"
+done
+check "the donor made room for new snapshots" grep -q "transfer table full" log0
+check "recipient 1 made room for new fetches" grep -q "transfer table full" log1
+
+# --- e. every node stops cleanly on SIGTERM
 for i in 0 $RECIPIENTS; do
   kill -TERM "${NODE_PID[$i]}" 2>/dev/null
   wait "${NODE_PID[$i]}"
