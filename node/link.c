@@ -372,9 +372,13 @@ static void dispatch(struct node__link *l, const struct wire_msg *msg, size_t fr
     /* The peer adds a transfer to the link: join it if we have the
      * manifest, else say so (the peer then takes it off the link). */
     t = node__transfer_find(n, mid);
-    if (t == NULL || node__transfer_attach(t, l) < 0) {
+    int rc = t == NULL || t->swarm == NULL ? SM_ENOTFOUND : node__transfer_attach(t, l);
+    if (rc < 0) {
+      /* not-have: we hold no swarm for it (the peer stops asking until we
+       * announce it); else our swarm refused the peer for now. */
       if (l->state == NODE__LINK_OPEN) {
-        send_reject(l, WIRE_REJECT_KIND_MANIFEST, mid, 0, WIRE_REJECT_NOT_HAVE);
+        send_reject(l, WIRE_REJECT_KIND_MANIFEST, mid, 0,
+                    rc == SM_ENOTFOUND ? WIRE_REJECT_NOT_HAVE : WIRE_REJECT_BUSY);
       }
       return;
     }

@@ -292,6 +292,9 @@ void node__manifest_on_reject(struct node *n, struct node__link *l,
   if (on_link != NULL) {
     /* The peer does not have that manifest (yet), or its transfer of it
      * left the link; it will announce itself with a BITFIELD once it has. */
+    if (rej->reason == WIRE_REJECT_NOT_HAVE) {
+      l->lacking |= 1u << node__transfer_index(on_link);
+    }
     node__transfer_detach(on_link, l);
   }
   const uint8_t *asked = t == NULL ? NULL : t->manifest != NULL ? t->manifest->id : t->manifest_id;

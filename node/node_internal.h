@@ -83,6 +83,10 @@ struct node__link {
                                     link (its swarm counts the peer as
                                     connected); set by attach, cleared by
                                     detach */
+  uint32_t lacking;              /* bit i: the peer said it has no use for
+                                    node->transfers[i]'s manifest (REJECT
+                                    not-have); our swarm's dials of it fail
+                                    until it announces the manifest */
   struct node__transfer *dial_for; /* outbound: the transfer that dialed */
   struct wire_handshake hs;
   int hs_live;

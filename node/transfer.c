@@ -65,13 +65,16 @@ static void run_action(struct node__transfer *t, const struct swarm_action *a) {
   memset(&msg, 0, sizeof(msg));
   switch (a->type) {
   case SWARM_ACT_CONNECT: {
-    /* A link to the peer that is already open carries this transfer too;
-     * one still connecting gets every transfer once it authenticates. */
+    /* A link to the peer that is already open carries this transfer too,
+     * unless the peer said it lacks the manifest (it announces it once it
+     * has it: no need to ask again); one still connecting gets every
+     * transfer once it authenticates. A failed dial backs off. */
     struct node__link *l = a->peer < NODE__MAX_RECORDS ? n->records[a->peer].link : NULL;
+    unsigned bit = 1u << node__transfer_index(t);
     if (l == NULL ? node__link_dial(n, a->peer, t) < 0
                   : l->state == NODE__LINK_OPEN &&
-                        (node__link_carries(l, t) || node__transfer_attach(t, l) < 0 ||
-                         !node__link_carries(l, t))) {
+                        ((l->lacking & bit) || node__link_carries(l, t) ||
+                         node__transfer_attach(t, l) < 0 || !node__link_carries(l, t))) {
       swarm_peer_connect_failed(t->swarm, a->peer, now);
     }
     break;
@@ -420,6 +423,9 @@ void node__transfer_free(struct node__transfer *t) {
     if (l != NULL && node__link_carries(l, t)) {
       node__transfer_detach(t, l);
     }
+    if (l != NULL) {
+      l->lacking &= ~(1u << node__transfer_index(t)); /* the slot's next user */
+    }
   }
   for (size_t i = 0; i < t->n_actions; i++) {
     sm_free(t->actions[i].bits);
@@ -467,6 +473,7 @@ int node__transfer_attach(struct node__transfer *t, struct node__link *l) {
     return 0; /* the link stays open for gossip; it carries no chunks */
   }
   l->transfers |= 1u << node__transfer_index(t);
+  l->lacking &= ~(1u << node__transfer_index(t));
   int rc = swarm_peer_connected(t->swarm, l->handle, flags, node__now(t->node));
   if (rc < 0) {
     /* A banned peer loses the link; otherwise only this transfer stays off
