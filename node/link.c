@@ -319,8 +319,8 @@ static const uint8_t *msg_manifest(const struct wire_msg *msg) {
   }
 }
 
-static void send_reject(struct node__link *l, uint32_t kind, const uint8_t *manifest_id,
-                        uint32_t index, uint32_t reason) {
+void node__link_send_reject(struct node__link *l, uint32_t kind, const uint8_t *manifest_id,
+                            uint32_t index, uint32_t reason) {
   struct wire_msg rej = {.type = WIRE_MSG_REJECT};
   rej.u.reject.kind = kind;
   memcpy(rej.u.reject.manifest_id, manifest_id, WIRE_ID_BYTES);
@@ -377,7 +377,7 @@ static void dispatch(struct node__link *l, const struct wire_msg *msg, size_t fr
       /* not-have: we hold no swarm for it (the peer stops asking until we
        * announce it); else our swarm refused the peer for now. */
       if (l->state == NODE__LINK_OPEN) {
-        send_reject(l, WIRE_REJECT_KIND_MANIFEST, mid, 0,
+        node__link_send_reject(l, WIRE_REJECT_KIND_MANIFEST, mid, 0,
                     rc == SM_ENOTFOUND ? WIRE_REJECT_NOT_HAVE : WIRE_REJECT_BUSY);
       }
       return;
@@ -391,7 +391,8 @@ static void dispatch(struct node__link *l, const struct wire_msg *msg, size_t fr
      * rest is late traffic of a transfer that left the link (or never
      * joined it), and is dropped. */
     if (msg->type == WIRE_MSG_REQUEST) {
-      send_reject(l, WIRE_REJECT_KIND_CHUNK, mid, msg->u.request.index, WIRE_REJECT_UNKNOWN);
+      node__link_send_reject(l, WIRE_REJECT_KIND_CHUNK, mid, msg->u.request.index,
+                             WIRE_REJECT_UNKNOWN);
     }
     return;
   }

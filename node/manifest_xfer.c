@@ -37,21 +37,13 @@ static struct node__transfer *served_for(struct node *n, const uint8_t *id) {
   return best;
 }
 
-static void reject_manifest(struct node__link *l, const uint8_t *id, uint32_t part) {
-  struct wire_msg rej = {.type = WIRE_MSG_REJECT};
-  rej.u.reject.kind = WIRE_REJECT_KIND_MANIFEST;
-  memcpy(rej.u.reject.manifest_id, id, WIRE_ID_BYTES);
-  rej.u.reject.index = part;
-  rej.u.reject.reason = WIRE_REJECT_NOT_HAVE;
-  node__link_send(l, &rej);
-}
-
 void node__manifest_on_get(struct node *n, struct node__link *l,
                            const struct wire_msg_manifest_get *get) {
   struct node__transfer *t = served_for(n, get->manifest_id);
   uint32_t nparts = t ? (uint32_t)(1 + t->manifest->n_segments) : 0;
   if (t == NULL || get->part >= nparts) {
-    reject_manifest(l, get->manifest_id, get->part);
+    node__link_send_reject(l, WIRE_REJECT_KIND_MANIFEST, get->manifest_id, get->part,
+                           WIRE_REJECT_NOT_HAVE);
     return;
   }
   if (++l->manifest_parts_served > 4 * nparts + 16) {

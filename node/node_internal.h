@@ -105,6 +105,9 @@ struct node__link {
 
 /* Sends one message on an open link (copies it into a frame). */
 int node__link_send(struct node__link *l, const struct wire_msg *msg);
+/* Sends REJECT [kind, manifest_id, index, reason] (enum wire_reject_*). */
+void node__link_send_reject(struct node__link *l, uint32_t kind, const uint8_t *manifest_id,
+                            uint32_t index, uint32_t reason);
 /* Sends a CHUNK whose data is in buf; takes ownership of buf (sm_free). */
 int node__link_send_chunk(struct node__link *l, const uint8_t *manifest_id, uint32_t index,
                           uint32_t encoding, uint32_t raw_len, uint8_t *frame,

@@ -71,10 +71,16 @@ static void run_action(struct node__transfer *t, const struct swarm_action *a) {
      * transfer once it authenticates. A failed dial backs off. */
     struct node__link *l = a->peer < NODE__MAX_RECORDS ? n->records[a->peer].link : NULL;
     unsigned bit = 1u << node__transfer_index(t);
-    if (l == NULL ? node__link_dial(n, a->peer, t) < 0
-                  : l->state == NODE__LINK_OPEN &&
-                        ((l->lacking & bit) || node__link_carries(l, t) ||
-                         node__transfer_attach(t, l) < 0 || !node__link_carries(l, t))) {
+    int failed = 0;
+    if (l == NULL) {
+      failed = node__link_dial(n, a->peer, t) < 0;
+    } else if (l->state == NODE__LINK_OPEN) {
+      failed = (l->lacking & bit) || node__link_carries(l, t) ||
+               node__transfer_attach(t, l) < 0 || !node__link_carries(l, t);
+    } else {
+      failed = l->state == NODE__LINK_CLOSING;
+    }
+    if (failed && t->swarm != NULL) {
       swarm_peer_connect_failed(t->swarm, a->peer, now);
     }
     break;
@@ -503,11 +509,7 @@ void node__transfer_detach(struct node__transfer *t, struct node__link *l) {
 }
 
 void node__transfer_leave(struct node__transfer *t, struct node__link *l, uint32_t reason) {
-  struct wire_msg rej = {.type = WIRE_MSG_REJECT};
-  rej.u.reject.kind = WIRE_REJECT_KIND_MANIFEST;
-  memcpy(rej.u.reject.manifest_id, t->manifest_id, WIRE_ID_BYTES);
-  rej.u.reject.reason = reason;
-  node__link_send(l, &rej);
+  node__link_send_reject(l, WIRE_REJECT_KIND_MANIFEST, t->manifest_id, 0, reason);
   node__transfer_detach(t, l);
 }
 
@@ -604,12 +606,8 @@ static void upload_after(uv_work_t *req, int status) {
       node__transfer_chunk_damaged(t, j->chunk);
     }
     if (l != NULL && l == j->link && j->rc < 0) {
-      struct wire_msg rej = {.type = WIRE_MSG_REJECT};
-      rej.u.reject.kind = WIRE_REJECT_KIND_CHUNK;
-      memcpy(rej.u.reject.manifest_id, t->manifest_id, WIRE_ID_BYTES);
-      rej.u.reject.index = j->chunk;
-      rej.u.reject.reason = WIRE_REJECT_NOT_HAVE;
-      node__link_send(l, &rej);
+      node__link_send_reject(l, WIRE_REJECT_KIND_CHUNK, t->manifest_id, j->chunk,
+                             WIRE_REJECT_NOT_HAVE);
     }
     sm_free(j->frame);
     node__bucket_settle(&t->node->up, j->raw_len, 0);

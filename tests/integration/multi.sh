@@ -16,15 +16,7 @@ BASE=$((20000 + ($$ % 2000) * 5))
 FETCH_TIMEOUT=${SM_FETCH_TIMEOUT:-300} # seconds; a stalled fetch fails, never hangs
 RECIPIENTS="1 2 3"
 declare -A NODE_PID
-stop_everything() {
-  local p
-  for p in "${NODE_PID[@]}"; do
-    kill -9 "$p" 2>/dev/null
-  done
-  wait 2>/dev/null
-  if [ "${SM_KEEP:-0}" = 1 ]; then echo "# kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap stop_everything EXIT
+trap stop_nodes_exit EXIT
 cd "$WORK" || exit 1
 
 start_node() { # I ARGS...
