@@ -99,8 +99,10 @@ struct node__link {
   int reading;                   /* uv_read_start active */
   struct node__outstanding outstanding[NODE__MAX_OUTSTANDING];
   char reason[160];              /* why it closed, for the log */
-  uint32_t manifest_parts_served;
-  int pending_manifest_get;      /* a DISCOVER request is in flight */
+  uint32_t manifest_parts_served; /* of served_manifest, on this link */
+  uint8_t served_manifest[CHUNKSTORE_ID_BYTES];
+  uint32_t manifest_gets;        /* bit i: node->transfers[i] (in DISCOVER)
+                                    awaits a MANIFEST_PART on this link */
 };
 
 /* Sends one message on an open link (copies it into a frame). */
@@ -216,6 +218,7 @@ struct node__transfer {
   uint32_t discover_link;        /* link handle serving the manifest, or ~0 */
   uint32_t discover_next;        /* round robin over links */
   uint64_t last_discover_ms;
+  uint64_t discover_sent_ms;     /* when the last MANIFEST_GET went out */
   int linger_done;
 };
 

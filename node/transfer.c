@@ -431,6 +431,7 @@ void node__transfer_free(struct node__transfer *t) {
     }
     if (l != NULL) {
       l->lacking &= ~(1u << node__transfer_index(t)); /* the slot's next user */
+      l->manifest_gets &= ~(1u << node__transfer_index(t));
     }
   }
   for (size_t i = 0; i < t->n_actions; i++) {
@@ -469,6 +470,11 @@ int node__transfer_attach(struct node__transfer *t, struct node__link *l) {
   }
   if (node__link_carries(l, t)) {
     return 0;
+  }
+  if (node__link_transfer(l, t->manifest_id) != NULL) {
+    /* Messages are routed by manifest: two fetches of one manifest (into
+     * two targets) take turns on a link; the other one has it for now. */
+    return SM_EEXIST;
   }
   uint32_t flags = 0;
   if (t->manifest != NULL &&
