@@ -135,18 +135,21 @@ for k in 1 2 3 4 5 6; do
 done
 check "the donor made room for new snapshots" grep -q "transfer table full" log0
 check "recipient 1 made room for new fetches" grep -q "transfer table full" log1
-# the same manifest twice on one node, into two targets, the second asked
-# for as soon as the first has the manifest: the two fetches take turns on
-# each link
+# the same manifest twice at once on one node, into two targets (the node
+# refuses the one asked while the other still looks for the manifest: it is
+# asked again); the two fetches take turns on each link
+fetch_again() { # like fetch, asked again while refused for that reason
+  for _ in $(seq 100); do
+    fetch "$@"
+    grep -q "still looking for this manifest" "$3$1.out" || return 0
+    sleep 0.1
+  done
+}
 idS6=$(manifest_id storeS6)
-fetch 2 "$idS6" rS6a- &
+fetch_again 2 "$idS6" rS6a- &
 p1=$!
-for _ in $(seq 100); do
-  fetch 2 "$idS6" rS6b-
-  grep -q "still looking for this manifest" rS6b-2.out || break
-  sleep 0.1
-done
-wait "$p1"
+fetch_again 2 "$idS6" rS6b- &
+wait "$p1" $!
 fetched_ok 2 rS6a- storeS6 srcS6
 fetched_ok 2 rS6b- storeS6 srcS6
 # no link was ever dropped for carrying another transfer's messages
