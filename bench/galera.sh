@@ -74,8 +74,9 @@ for i in 0 1 2 3; do "$SM" keygen --out k$i.key | cut -d' ' -f1 >>trust; done
 "$SM" snapshot --engine mariadb --galera-info --socket "$WORK/g0.sock" --user root --out store \
   --key k0.key --json >snap.json 2>snap.log || { echo "bench: snapshot failed" >&2; exit 1; }
 snap_mib=$(( $(grep -o '"bytes":[0-9]*' snap.json | cut -d: -f2) / 1048576 ))
-# start_nodes: a fresh donor node and three recipient nodes (new state dirs;
-# nodes that already fetched one snapshot are not reused, see docs/galera.md)
+# start_nodes: a fresh donor node and three recipient nodes (new state dirs),
+# so that every round measures the same cold start (running nodes could fetch
+# snapshot after snapshot too; their counters would then span rounds)
 node_pids=()
 start_nodes() {
   local i

@@ -136,10 +136,12 @@ static void finish_after(uv_work_t *req, int status) {
     t->finished = 1;
     node__stage_end(t, NODE__STAGE_SEED, 1);
     sm_log(SM_LOG_INFO, "transfer", "%s is complete and verified", t->target);
+    /* It leaves its links and says so: the peers' transfers of the same
+     * manifest stop counting on this node. The links stay open. */
     for (int i = 0; i < NODE__MAX_LINKS; i++) {
       struct node__link *l = t->node->links[i];
-      if (l != NULL && l->transfer == t) {
-        node__transfer_detach(t, l);
+      if (l != NULL && l->state == NODE__LINK_OPEN && node__link_carries(l, t)) {
+        node__transfer_leave(t, l, WIRE_REJECT_SHUTDOWN);
       }
     }
     swarm_stats_get(t->swarm, &t->final_stats);

@@ -1,6 +1,8 @@
 /* link.c - peer links: TCP connect/accept, the authenticated handshake,
  * encrypted frames in and out, pacing by the node's bandwidth caps, and
- * routing of decoded messages. */
+ * routing of decoded messages. One link joins two nodes and carries every
+ * transfer they share: swarm messages name their manifest, and are routed to
+ * the transfer of that manifest running on the link. */
 #include "node/node_internal.h"
 
 #include <stdio.h>
@@ -85,8 +87,10 @@ void node__link_close(struct node__link *l, const char *reason) {
          l->reason[0] ? l->reason : "closed");
   enum node__link_state was = l->state;
   l->state = NODE__LINK_CLOSING;
-  if (l->transfer != NULL) {
-    node__transfer_detach(l->transfer, l);
+  for (unsigned i = 0; i < NODE__MAX_TRANSFERS; i++) {
+    if (l->transfers & (1u << i)) {
+      node__transfer_detach(&n->transfers[i], l);
+    }
   }
   if (l->handle < NODE__MAX_RECORDS && n->records[l->handle].link == l) {
     n->records[l->handle].link = NULL;
@@ -231,10 +235,12 @@ int node__link_send_chunk(struct node__link *l, const uint8_t *manifest_id, uint
   return link_write_raw(l, frame, framed, done, arg);
 }
 
-int node__link_track_request(struct node__link *l, uint32_t chunk) {
+int node__link_track_request(struct node__link *l, const struct node__transfer *t,
+                             uint32_t chunk) {
   for (int i = 0; i < NODE__MAX_OUTSTANDING; i++) {
     if (!l->outstanding[i].used) {
       l->outstanding[i].used = 1;
+      l->outstanding[i].transfer = (uint8_t)node__transfer_index(t);
       l->outstanding[i].chunk = chunk;
       return 0;
     }
@@ -242,14 +248,33 @@ int node__link_track_request(struct node__link *l, uint32_t chunk) {
   return SM_EFULL;
 }
 
-int node__link_untrack_request(struct node__link *l, uint32_t chunk) {
+int node__link_untrack_request(struct node__link *l, const struct node__transfer *t,
+                               uint32_t chunk) {
+  unsigned ti = node__transfer_index(t);
   for (int i = 0; i < NODE__MAX_OUTSTANDING; i++) {
-    if (l->outstanding[i].used && l->outstanding[i].chunk == chunk) {
-      l->outstanding[i].used = 0;
+    struct node__outstanding *o = &l->outstanding[i];
+    if (o->used && o->transfer == ti && o->chunk == chunk) {
+      o->used = 0;
       return 0;
     }
   }
   return SM_ENOTFOUND;
+}
+
+int node__link_carries(const struct node__link *l, const struct node__transfer *t) {
+  return (l->transfers & (1u << node__transfer_index(t))) != 0;
+}
+
+struct node__transfer *node__link_transfer(const struct node__link *l,
+                                           const uint8_t *manifest_id) {
+  for (unsigned i = 0; i < NODE__MAX_TRANSFERS; i++) {
+    struct node__transfer *t = &l->node->transfers[i];
+    if ((l->transfers & (1u << i)) &&
+        memcmp(t->manifest_id, manifest_id, CHUNKSTORE_ID_BYTES) == 0) {
+      return t;
+    }
+  }
+  return NULL;
 }
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
@@ -274,7 +299,39 @@ static void flush_handshake(struct node__link *l) {
   }
 }
 
-static void dispatch(struct node__link *l, const struct wire_msg *msg) {
+/* The manifest a swarm message is about; NULL for the other types. */
+static const uint8_t *msg_manifest(const struct wire_msg *msg) {
+  switch (msg->type) {
+  case WIRE_MSG_BITFIELD:
+    return msg->u.bitfield.manifest_id;
+  case WIRE_MSG_HAVE:
+    return msg->u.have.manifest_id;
+  case WIRE_MSG_REQUEST:
+    return msg->u.request.manifest_id;
+  case WIRE_MSG_CANCEL:
+    return msg->u.cancel.manifest_id;
+  case WIRE_MSG_CHUNK:
+    return msg->u.chunk.manifest_id;
+  case WIRE_MSG_REJECT:
+    return msg->u.reject.manifest_id;
+  default:
+    return NULL;
+  }
+}
+
+void node__link_send_reject(struct node__link *l, uint32_t kind, const uint8_t *manifest_id,
+                            uint32_t index, uint32_t reason) {
+  struct wire_msg rej = {.type = WIRE_MSG_REJECT};
+  rej.u.reject.kind = kind;
+  memcpy(rej.u.reject.manifest_id, manifest_id, WIRE_ID_BYTES);
+  rej.u.reject.index = index;
+  rej.u.reject.reason = reason;
+  node__link_send(l, &rej);
+}
+
+/* Routes one message; frame_bytes (its size on the wire) count towards the
+ * network bytes of the transfer it belongs to. */
+static void dispatch(struct node__link *l, const struct wire_msg *msg, size_t frame_bytes) {
   struct node *n = l->node;
   switch (msg->type) {
   case WIRE_MSG_PING: {
@@ -303,28 +360,44 @@ static void dispatch(struct node__link *l, const struct wire_msg *msg) {
       return;
     }
     break;
-  case WIRE_MSG_BITFIELD:
-    if (l->transfer == NULL) {
-      struct node__transfer *t = node__transfer_find(n, msg->u.bitfield.manifest_id);
-      if (t == NULL || node__transfer_attach(t, l) < 0) {
-        struct wire_msg rej = {.type = WIRE_MSG_REJECT};
-        rej.u.reject.kind = WIRE_REJECT_KIND_MANIFEST;
-        memcpy(rej.u.reject.manifest_id, msg->u.bitfield.manifest_id, WIRE_ID_BYTES);
-        rej.u.reject.reason = WIRE_REJECT_NOT_HAVE;
-        node__link_send(l, &rej);
-        return;
-      }
-    }
-    break;
   default:
     break;
   }
-  if (l->transfer == NULL) {
-    /* The peer announced a manifest we do not have (yet), and we told it
-     * so; its swarm messages may still be in flight. Nothing to do. */
+  const uint8_t *mid = msg_manifest(msg);
+  if (mid == NULL) {
     return;
   }
-  node__transfer_on_msg(l->transfer, l, msg);
+  struct node__transfer *t = node__link_transfer(l, mid);
+  if (t == NULL && msg->type == WIRE_MSG_BITFIELD) {
+    /* The peer adds a transfer to the link: join it if we have the
+     * manifest, else say so (the peer then takes it off the link). */
+    t = node__transfer_find(n, mid);
+    int rc = t == NULL || t->swarm == NULL ? SM_ENOTFOUND : node__transfer_attach(t, l);
+    if (rc < 0) {
+      /* not-have: we hold no swarm for it (the peer stops asking until we
+       * announce it); else our swarm refused the peer for now. */
+      if (l->state == NODE__LINK_OPEN) {
+        node__link_send_reject(l, WIRE_REJECT_KIND_MANIFEST, mid, 0,
+                    rc == SM_ENOTFOUND ? WIRE_REJECT_NOT_HAVE : WIRE_REJECT_BUSY);
+      }
+      return;
+    }
+    if (!node__link_carries(l, t)) {
+      return; /* --donor-only: the link carries no chunks of t */
+    }
+  }
+  if (t == NULL) {
+    /* No transfer of that manifest on this link: a REQUEST is refused; the
+     * rest is late traffic of a transfer that left the link (or never
+     * joined it), and is dropped. */
+    if (msg->type == WIRE_MSG_REQUEST) {
+      node__link_send_reject(l, WIRE_REJECT_KIND_CHUNK, mid, msg->u.request.index,
+                             WIRE_REJECT_UNKNOWN);
+    }
+    return;
+  }
+  t->network_in += frame_bytes;
+  node__transfer_on_msg(t, l, msg);
 }
 
 /* Resolves duplicate links between the same two nodes: the link dialed by
@@ -380,24 +453,17 @@ static void on_authenticated(struct node__link *l) {
   node__cluster_on_link(n, l);
   struct node__transfer *t = l->dial_for;
   l->dial_for = NULL;
-  if (t == NULL || !t->used) {
-    /* Announce ourselves on every new link, dialed or not: after a duplicate
-     * link between two nodes is dropped, the survivor must carry the swarm.
-     * A peer without our manifest answers with a REJECT and we detach. */
-    t = NULL;
-    for (int i = 0; i < NODE__MAX_TRANSFERS; i++) {
-      struct node__transfer *c = &n->transfers[i];
-      if (c->used && c->swarm != NULL && c->have_manifest &&
-          (t == NULL || c->role == NODE__ROLE_RECIPIENT)) {
-        t = c;
-      }
-    }
+  if (t != NULL && t->used && !t->have_manifest && !t->failed) {
+    node__manifest_request(t, l);
   }
-  if (t != NULL && t->used) {
-    if (t->have_manifest) {
-      node__transfer_attach(t, l);
-    } else {
-      node__manifest_request(t, l);
+  /* Every transfer with a swarm joins every new link, dialed or not: after
+   * a duplicate link between two nodes is dropped, the survivor must carry
+   * all of them. A peer without a manifest answers its BITFIELD with a
+   * REJECT and that transfer leaves the link. */
+  for (int i = 0; i < NODE__MAX_TRANSFERS && l->state == NODE__LINK_OPEN; i++) {
+    struct node__transfer *c = &n->transfers[i];
+    if (c->used && c->swarm != NULL && c->have_manifest && !c->failed) {
+      node__transfer_attach(c, l);
     }
   }
 }
@@ -427,7 +493,7 @@ static void feed_frames(struct node__link *l, const uint8_t *p, size_t len) {
       node__link_close(l, why);
       return;
     }
-    dispatch(l, &msg);
+    dispatch(l, &msg, payload_len + WIRE_FRAME_OVERHEAD);
   }
 }
 
@@ -443,9 +509,6 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   }
   l->last_recv_ms = node__now(n);
   l->bytes_in += (uint64_t)nread;
-  if (l->transfer != NULL) {
-    l->transfer->network_in += (uint64_t)nread;
-  }
   const uint8_t *p = (const uint8_t *)buf->base;
   size_t len = (size_t)nread;
   if (l->state == NODE__LINK_HANDSHAKE) {

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 
 #define DISCOVER_RETRY_MS 1000
+#define DISCOVER_ANSWER_MS 10000 /* a MANIFEST_GET unanswered this long is
+                                    asked of another peer */
 
 
 static int is_zero_id(const uint8_t *id) {
@@ -37,22 +39,20 @@ static struct node__transfer *served_for(struct node *n, const uint8_t *id) {
   return best;
 }
 
-static void reject_manifest(struct node__link *l, const uint8_t *id, uint32_t part) {
-  struct wire_msg rej = {.type = WIRE_MSG_REJECT};
-  rej.u.reject.kind = WIRE_REJECT_KIND_MANIFEST;
-  memcpy(rej.u.reject.manifest_id, id, WIRE_ID_BYTES);
-  rej.u.reject.index = part;
-  rej.u.reject.reason = WIRE_REJECT_NOT_HAVE;
-  node__link_send(l, &rej);
-}
-
 void node__manifest_on_get(struct node *n, struct node__link *l,
                            const struct wire_msg_manifest_get *get) {
   struct node__transfer *t = served_for(n, get->manifest_id);
   uint32_t nparts = t ? (uint32_t)(1 + t->manifest->n_segments) : 0;
   if (t == NULL || get->part >= nparts) {
-    reject_manifest(l, get->manifest_id, get->part);
+    node__link_send_reject(l, WIRE_REJECT_KIND_MANIFEST, get->manifest_id, get->part,
+                           WIRE_REJECT_NOT_HAVE);
     return;
+  }
+  if (memcmp(l->served_manifest, t->manifest_id, CHUNKSTORE_ID_BYTES) != 0) {
+    /* A peer fetches manifest after manifest over one long-lived link: each
+     * gets its own budget. */
+    memcpy(l->served_manifest, t->manifest_id, CHUNKSTORE_ID_BYTES);
+    l->manifest_parts_served = 0;
   }
   if (++l->manifest_parts_served > 4 * nparts + 16) {
     node__link_close(l, "too many manifest requests");
@@ -67,27 +67,51 @@ void node__manifest_on_get(struct node *n, struct node__link *l,
   node__link_send(l, &msg);
 }
 
-/* The recipient transfer still looking for its manifest, if any. */
-static struct node__transfer *discovering(struct node *n) {
+/* The id a transfer in DISCOVER asks for (all zero: the newest). */
+static const uint8_t *asked_id(const struct node__transfer *t) {
+  return t->manifest != NULL ? t->manifest->id : t->manifest_id;
+}
+
+/* The recipient transfer still looking for manifest id, if any. */
+static struct node__transfer *discovering(struct node *n, const uint8_t *id) {
   for (int i = 0; i < NODE__MAX_TRANSFERS; i++) {
     struct node__transfer *t = &n->transfers[i];
-    if (t->used && t->role == NODE__ROLE_RECIPIENT && !t->have_manifest && !t->failed) {
+    if (t->used && t->role == NODE__ROLE_RECIPIENT && !t->have_manifest && !t->failed &&
+        memcmp(asked_id(t), id, CHUNKSTORE_ID_BYTES) == 0) {
       return t;
     }
   }
   return NULL;
 }
 
+/* The transfer in DISCOVER whose request on l an answer about manifest id
+ * belongs to: the one that asked for that id, else one that asked for the
+ * newest manifest. */
+static struct node__transfer *asked_on(struct node *n, struct node__link *l, const uint8_t *id) {
+  struct node__transfer *latest = NULL;
+  for (int i = 0; i < NODE__MAX_TRANSFERS; i++) {
+    struct node__transfer *t = &n->transfers[i];
+    if (!t->used || t->role != NODE__ROLE_RECIPIENT || t->have_manifest || t->failed ||
+        t->discover_link != l->handle || !(l->manifest_gets & (1u << i))) {
+      continue;
+    }
+    if (memcmp(asked_id(t), id, CHUNKSTORE_ID_BYTES) == 0) {
+      return t;
+    }
+    if (is_zero_id(asked_id(t))) {
+      latest = t;
+    }
+  }
+  return latest;
+}
+
 static void send_get(struct node__transfer *t, struct node__link *l, uint32_t part) {
   struct wire_msg msg = {.type = WIRE_MSG_MANIFEST_GET};
-  if (t->manifest != NULL) {
-    memcpy(msg.u.manifest_get.manifest_id, t->manifest->id, WIRE_ID_BYTES);
-  } else {
-    memcpy(msg.u.manifest_get.manifest_id, t->manifest_id, WIRE_ID_BYTES);
-  }
+  memcpy(msg.u.manifest_get.manifest_id, asked_id(t), WIRE_ID_BYTES);
   msg.u.manifest_get.part = part;
   if (node__link_send(l, &msg) == 0) {
-    l->pending_manifest_get = 1;
+    l->manifest_gets |= 1u << node__transfer_index(t);
+    t->discover_sent_ms = node__now(t->node);
     t->discover_link = l->handle;
   }
 }
@@ -164,7 +188,7 @@ static void manifest_ready(struct node__transfer *t) {
     if (r->has_addr && node__transfer_peer_wanted(t, flags)) {
       swarm_candidate_add(t->swarm, h, flags, now);
     }
-    if (r->link != NULL && r->link->state == NODE__LINK_OPEN && r->link->transfer == NULL) {
+    if (r->link != NULL && r->link->state == NODE__LINK_OPEN) {
       node__transfer_attach(t, r->link);
     }
   }
@@ -257,11 +281,11 @@ static void on_segment(struct node__transfer *t, struct node__link *l,
 
 void node__manifest_on_part(struct node *n, struct node__link *l,
                             const struct wire_msg_manifest_part *part) {
-  struct node__transfer *t = discovering(n);
-  if (t == NULL || t->discover_link != l->handle || !l->pending_manifest_get) {
+  struct node__transfer *t = asked_on(n, l, part->manifest_id);
+  if (t == NULL) {
     return; /* a late answer; the manifest is already here */
   }
-  l->pending_manifest_get = 0;
+  l->manifest_gets &= ~(1u << node__transfer_index(t));
   t->discover_link = UINT32_MAX;
   if (part->part == 0 && t->manifest == NULL) {
     on_root(t, l, part);
@@ -287,15 +311,18 @@ void node__manifest_on_part(struct node *n, struct node__link *l,
 
 void node__manifest_on_reject(struct node *n, struct node__link *l,
                               const struct wire_msg_reject *rej) {
-  struct node__transfer *t = discovering(n);
-  if (l->transfer != NULL &&
-      memcmp(l->transfer->manifest_id, rej->manifest_id, CHUNKSTORE_ID_BYTES) == 0) {
-    /* The peer does not have our manifest yet; it will announce itself with
-     * a BITFIELD once it does. */
-    node__transfer_detach(l->transfer, l);
+  struct node__transfer *t = asked_on(n, l, rej->manifest_id);
+  struct node__transfer *on_link = node__link_transfer(l, rej->manifest_id);
+  if (on_link != NULL) {
+    /* The peer does not have that manifest (yet), or its transfer of it
+     * left the link; it will announce itself with a BITFIELD once it has. */
+    if (rej->reason == WIRE_REJECT_NOT_HAVE) {
+      l->lacking |= 1u << node__transfer_index(on_link);
+    }
+    node__transfer_detach(on_link, l);
   }
-  if (t != NULL && t->discover_link == l->handle) {
-    l->pending_manifest_get = 0;
+  if (t != NULL && memcmp(asked_id(t), rej->manifest_id, CHUNKSTORE_ID_BYTES) == 0) {
+    l->manifest_gets &= ~(1u << node__transfer_index(t));
     t->discover_link = UINT32_MAX; /* ask someone else on the next tick */
   }
 }
@@ -309,8 +336,13 @@ void node__manifest_tick(struct node__transfer *t, uint64_t now) {
   t->last_discover_ms = now;
   if (t->discover_link != UINT32_MAX) {
     struct node__link *l = n->records[t->discover_link].link;
-    if (l != NULL && l->state == NODE__LINK_OPEN && l->pending_manifest_get) {
+    if (l != NULL && l->state == NODE__LINK_OPEN &&
+        (l->manifest_gets & (1u << node__transfer_index(t))) &&
+        now - t->discover_sent_ms < DISCOVER_ANSWER_MS) {
       return; /* still waiting for an answer */
+    }
+    if (l != NULL) {
+      l->manifest_gets &= ~(1u << node__transfer_index(t));
     }
     t->discover_link = UINT32_MAX;
     if (t->manifest != NULL && t->segments_have == 0) {
@@ -363,8 +395,17 @@ static int dir_is_empty_or_missing(const char *path) {
 
 int node__transfer_fetch(struct node *n, const uint8_t *manifest_id, const char *target,
                          char *err, size_t err_size, struct node__transfer **out) {
-  if (discovering(n) != NULL) {
-    snprintf(err, err_size, "another fetch is still looking for its manifest");
+  /* Fetches of different manifests discover them at once; answers are told
+   * apart by manifest id, so one id (or "latest") is looked for once. */
+  uint8_t want[CHUNKSTORE_ID_BYTES] = {0};
+  if (manifest_id != NULL) {
+    memcpy(want, manifest_id, sizeof(want));
+  } else {
+    (void)node__cluster_latest(n, want);
+  }
+  if (discovering(n, want) != NULL) {
+    snprintf(err, err_size, "another fetch is still looking for this manifest: try again when "
+             "it has it");
     return SM_ESTATE;
   }
   for (int i = 0; i < NODE__MAX_TRANSFERS; i++) {
@@ -386,6 +427,9 @@ int node__transfer_fetch(struct node *n, const uint8_t *manifest_id, const char 
     if (!n->transfers[i].used) {
       t = &n->transfers[i];
     }
+  }
+  if (t == NULL) {
+    t = node__transfer_reclaim(n);
   }
   if (t == NULL) {
     snprintf(err, err_size, "too many transfers on this node (max %d)", NODE__MAX_TRANSFERS);

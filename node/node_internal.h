@@ -1,6 +1,6 @@
 /* node_internal.h - shared between the daemon's files: the node, its peer
- * links, the transfers (one per manifest), rate limits and the control
- * socket. Everything runs on one libuv loop thread; only the work-queue
+ * links (one per peer node, carrying every transfer the two nodes share),
+ * the transfers (one per manifest), rate limits and the control socket. Everything runs on one libuv loop thread; only the work-queue
  * callbacks marked "worker" run elsewhere, and they touch only their own
  * job struct and the thread-safe chunkstore calls. */
 #ifndef SM_NODE_INTERNAL_H
@@ -18,7 +18,9 @@
 #define NODE__MAX_RECORDS 1024      /* known peers (address and/or key) */
 #define NODE__MAX_LINKS 256         /* open connections */
 #define NODE__MAX_TRANSFERS 8       /* manifests served or fetched at once */
-#define NODE__MAX_OUTSTANDING 64    /* requests in flight on one link */
+_Static_assert(NODE__MAX_TRANSFERS <= 32, "node__link.transfers is a 32-bit set");
+#define NODE__MAX_OUTSTANDING 128   /* requests in flight on one link, all
+                                       transfers together (swarm window 16) */
 #define NODE__HANDSHAKE_MS 10000    /* a link must authenticate by then */
 #define NODE__IDLE_MS 120000        /* a link silent this long is closed */
 #define NODE__TICK_MS 100
@@ -66,7 +68,8 @@ enum node__link_state {
 
 struct node__outstanding {
   uint32_t chunk;
-  int used;
+  uint8_t transfer;              /* index in node->transfers */
+  uint8_t used;
 };
 
 struct node__link {
@@ -76,7 +79,14 @@ struct node__link {
   enum node__link_state state;
   int outbound;
   uint32_t handle;               /* record index */
-  struct node__transfer *transfer; /* bound manifest, NULL until BITFIELD */
+  uint32_t transfers;            /* bit i: node->transfers[i] runs on this
+                                    link (its swarm counts the peer as
+                                    connected); set by attach, cleared by
+                                    detach */
+  uint32_t lacking;              /* bit i: the peer said it has no use for
+                                    node->transfers[i]'s manifest (REJECT
+                                    not-have); our swarm's dials of it fail
+                                    until it announces the manifest */
   struct node__transfer *dial_for; /* outbound: the transfer that dialed */
   struct wire_handshake hs;
   int hs_live;
@@ -89,12 +99,17 @@ struct node__link {
   int reading;                   /* uv_read_start active */
   struct node__outstanding outstanding[NODE__MAX_OUTSTANDING];
   char reason[160];              /* why it closed, for the log */
-  uint32_t manifest_parts_served;
-  int pending_manifest_get;      /* a DISCOVER request is in flight */
+  uint32_t manifest_parts_served; /* of served_manifest, on this link */
+  uint8_t served_manifest[CHUNKSTORE_ID_BYTES];
+  uint32_t manifest_gets;        /* bit i: node->transfers[i] (in DISCOVER)
+                                    awaits a MANIFEST_PART on this link */
 };
 
 /* Sends one message on an open link (copies it into a frame). */
 int node__link_send(struct node__link *l, const struct wire_msg *msg);
+/* Sends REJECT [kind, manifest_id, index, reason] (enum wire_reject_*). */
+void node__link_send_reject(struct node__link *l, uint32_t kind, const uint8_t *manifest_id,
+                            uint32_t index, uint32_t reason);
 /* Sends a CHUNK whose data is in buf; takes ownership of buf (sm_free). */
 int node__link_send_chunk(struct node__link *l, const uint8_t *manifest_id, uint32_t index,
                           uint32_t encoding, uint32_t raw_len, uint8_t *frame,
@@ -102,8 +117,16 @@ int node__link_send_chunk(struct node__link *l, const uint8_t *manifest_id, uint
                           void *arg);
 void node__link_close(struct node__link *l, const char *reason);
 int node__link_dial(struct node *n, uint32_t handle, struct node__transfer *t);
-int node__link_track_request(struct node__link *l, uint32_t chunk);
-int node__link_untrack_request(struct node__link *l, uint32_t chunk);
+/* Requests of transfer t in flight on l: a CHUNK must answer one. */
+int node__link_track_request(struct node__link *l, const struct node__transfer *t,
+                             uint32_t chunk);
+int node__link_untrack_request(struct node__link *l, const struct node__transfer *t,
+                               uint32_t chunk);
+/* 1 when transfer t runs on link l. */
+int node__link_carries(const struct node__link *l, const struct node__transfer *t);
+/* The transfer of manifest_id running on l, or NULL. */
+struct node__transfer *node__link_transfer(const struct node__link *l,
+                                           const uint8_t *manifest_id);
 
 /* --------------------------------------------------------------- stages */
 enum node__stage {
@@ -195,10 +218,15 @@ struct node__transfer {
   uint32_t discover_link;        /* link handle serving the manifest, or ~0 */
   uint32_t discover_next;        /* round robin over links */
   uint64_t last_discover_ms;
+  uint64_t discover_sent_ms;     /* when the last MANIFEST_GET went out */
   int linger_done;
 };
 
 struct node__transfer *node__transfer_find(struct node *n, const uint8_t *manifest_id);
+/* The transfer table is full: frees a finished or failed fetch, else the
+ * oldest served snapshot (never the only one) that no link carries, and
+ * returns its slot (unused); NULL when every transfer is still in use. */
+struct node__transfer *node__transfer_reclaim(struct node *n);
 /* Starts serving the latest manifest of a store. */
 int node__transfer_serve(struct node *n, const char *store, char *err, size_t err_size);
 /* Starts fetching manifest_id (NULL: the newest one a peer offers). */
@@ -212,7 +240,14 @@ int node__transfer_attach(struct node__transfer *t, struct node__link *l);
  * swarm flags (SWARM_PEER_DONOR or not) are flags; 1 otherwise. */
 int node__transfer_peer_wanted(const struct node__transfer *t, uint32_t flags);
 void node__transfer_detach(struct node__transfer *t, struct node__link *l);
-/* Messages for the bound transfer. */
+/* Detaches t from l and tells the peer with a REJECT of kind manifest
+ * (reason: enum wire_reject_reason), so that its transfer of the same
+ * manifest leaves the link too; the link stays open for the others. */
+void node__transfer_leave(struct node__transfer *t, struct node__link *l, uint32_t reason);
+/* Index of t in node->transfers (its bit in node__link.transfers). */
+unsigned node__transfer_index(const struct node__transfer *t);
+/* Swarm messages (BITFIELD, HAVE, REQUEST, CANCEL, CHUNK, REJECT of a
+ * chunk) of t's manifest, arrived on a link t runs on. */
 void node__transfer_on_msg(struct node__transfer *t, struct node__link *l,
                            const struct wire_msg *msg);
 /* Manifest parts: serving and receiving. */

@@ -43,7 +43,7 @@ static struct node__link *peer_link(struct node__transfer *t, uint32_t peer) {
     return NULL;
   }
   struct node__link *l = t->node->records[peer].link;
-  return l != NULL && l->state == NODE__LINK_OPEN && l->transfer == t ? l : NULL;
+  return l != NULL && l->state == NODE__LINK_OPEN && node__link_carries(l, t) ? l : NULL;
 }
 
 static void start_upload(struct node__transfer *t, uint32_t peer, uint32_t chunk);
@@ -64,11 +64,27 @@ static void run_action(struct node__transfer *t, const struct swarm_action *a) {
   struct wire_msg msg;
   memset(&msg, 0, sizeof(msg));
   switch (a->type) {
-  case SWARM_ACT_CONNECT:
-    if (node__link_dial(n, a->peer, t) < 0) {
+  case SWARM_ACT_CONNECT: {
+    /* A link to the peer that is already open carries this transfer too,
+     * unless the peer said it lacks the manifest (it announces it once it
+     * has it: no need to ask again); one still connecting gets every
+     * transfer once it authenticates. A failed dial backs off. */
+    struct node__link *l = a->peer < NODE__MAX_RECORDS ? n->records[a->peer].link : NULL;
+    unsigned bit = 1u << node__transfer_index(t);
+    int failed = 0;
+    if (l == NULL) {
+      failed = node__link_dial(n, a->peer, t) < 0;
+    } else if (l->state == NODE__LINK_OPEN) {
+      failed = (l->lacking & bit) || node__link_carries(l, t) ||
+               node__transfer_attach(t, l) < 0 || !node__link_carries(l, t);
+    } else {
+      failed = l->state == NODE__LINK_CLOSING;
+    }
+    if (failed && t->swarm != NULL) {
       swarm_peer_connect_failed(t->swarm, a->peer, now);
     }
     break;
+  }
   case SWARM_ACT_DISCONNECT:
   case SWARM_ACT_BAN: {
     struct node__link *l = n->records[a->peer].link;
@@ -76,9 +92,16 @@ static void run_action(struct node__transfer *t, const struct swarm_action *a) {
       n->banned_count++;
       sm_log(SM_LOG_WARN, "transfer", "banning peer %u: it sent a chunk that failed verification",
              a->peer);
-    }
-    if (l != NULL) {
-      node__link_close(l, a->type == SWARM_ACT_BAN ? "banned: sent a bad chunk" : "swarm dropped it");
+      if (l != NULL) {
+        node__link_close(l, "banned: sent a bad chunk");
+      }
+    } else if (l != NULL && node__link_carries(l, t)) {
+      /* Only this transfer drops the peer; a link left with no transfer
+       * closes, as it would carry nothing but gossip. */
+      node__transfer_leave(t, l, WIRE_REJECT_SHUTDOWN);
+      if (l->transfers == 0) {
+        node__link_close(l, "swarm dropped it");
+      }
     }
     break;
   }
@@ -92,12 +115,13 @@ static void run_action(struct node__transfer *t, const struct swarm_action *a) {
     break;
   case SWARM_ACT_SEND_HAVE:
     msg.type = WIRE_MSG_HAVE;
+    memcpy(msg.u.have.manifest_id, t->manifest_id, WIRE_ID_BYTES);
     msg.u.have.index = a->chunk;
     send_simple(t, a->peer, &msg);
     break;
   case SWARM_ACT_SEND_REQUEST: {
     struct node__link *l = peer_link(t, a->peer);
-    if (l == NULL || node__link_track_request(l, a->chunk) < 0) {
+    if (l == NULL || node__link_track_request(l, t, a->chunk) < 0) {
       break;
     }
     msg.type = WIRE_MSG_REQUEST;
@@ -185,13 +209,14 @@ void node__transfer_fail(struct node__transfer *t, const char *fmt, ...) {
   for (int s = 0; s < NODE__STAGE_COUNT; s++) {
     node__stage_end(t, (enum node__stage)s, 0);
   }
-  /* Its links are closed, not only detached: the peers' swarms still hold
-   * this fetch's state for them, so a fetch asked again on this node would
-   * wait forever for their bitfields. A new dial starts both sides afresh. */
+  /* It leaves its links, and tells the peers: their swarms would otherwise
+   * keep this fetch's state for us, and a fetch asked again on this node
+   * would wait forever for their bitfields. Its BITFIELD starts both sides
+   * afresh; the links stay open for the other transfers. */
   for (int i = 0; i < NODE__MAX_LINKS; i++) {
     struct node__link *l = t->node->links[i];
-    if (l != NULL && l->transfer == t) {
-      node__link_close(l, "its fetch failed");
+    if (l != NULL && l->state == NODE__LINK_OPEN && node__link_carries(l, t)) {
+      node__transfer_leave(t, l, WIRE_REJECT_SHUTDOWN);
     }
   }
   swarm_free(t->swarm);
@@ -211,18 +236,62 @@ struct node__transfer *node__transfer_find(struct node *n, const uint8_t *manife
   return NULL;
 }
 
-static struct node__transfer *transfer_slot(struct node *n) {
-  for (int i = 0; i < NODE__MAX_TRANSFERS; i++) {
-    if (!n->transfers[i].used) {
-      struct node__transfer *t = &n->transfers[i];
-      memset(t, 0, sizeof(*t));
-      t->used = 1;
-      t->node = n;
-      t->discover_link = UINT32_MAX;
-      return t;
+/* 1 when no open link carries t and no job or upload still uses it. */
+static int transfer_idle(const struct node__transfer *t) {
+  for (int i = 0; i < NODE__MAX_LINKS; i++) {
+    const struct node__link *l = t->node->links[i];
+    if (l != NULL && node__link_carries(l, t)) {
+      return 0;
     }
   }
-  return NULL;
+  return t->jobs_running == 0 && t->n_paced == 0 && t->n_actions == 0;
+}
+
+struct node__transfer *node__transfer_reclaim(struct node *n) {
+  struct node__transfer *best = NULL;
+  int donors = 0;
+  for (int i = 0; i < NODE__MAX_TRANSFERS; i++) {
+    donors += n->transfers[i].used && n->transfers[i].role == NODE__ROLE_DONOR;
+  }
+  for (int i = 0; i < NODE__MAX_TRANSFERS; i++) {
+    struct node__transfer *t = &n->transfers[i];
+    if (!t->used || !transfer_idle(t)) {
+      continue;
+    }
+    if (t->role == NODE__ROLE_RECIPIENT && (t->finished || t->failed)) {
+      best = t; /* a fetch that is over goes first */
+      break;
+    }
+    if (t->role == NODE__ROLE_DONOR && donors > 1 && t->manifest != NULL &&
+        (best == NULL || t->manifest->created < best->manifest->created)) {
+      best = t; /* else the oldest snapshot served that no peer fetches */
+    }
+  }
+  if (best != NULL) {
+    char hex[2 * CHUNKSTORE_ID_BYTES + 1];
+    sm_hex_encode(best->manifest_id, CHUNKSTORE_ID_BYTES, hex);
+    sm_log(SM_LOG_INFO, "transfer", "transfer table full: dropping the %s of manifest %.16s "
+           "to make room", best->role == NODE__ROLE_DONOR ? "idle serving" : "finished fetch", hex);
+    node__transfer_free(best);
+  }
+  return best;
+}
+
+static struct node__transfer *transfer_slot(struct node *n) {
+  struct node__transfer *t = NULL;
+  for (int i = 0; i < NODE__MAX_TRANSFERS && t == NULL; i++) {
+    if (!n->transfers[i].used) {
+      t = &n->transfers[i];
+    }
+  }
+  if (t == NULL && (t = node__transfer_reclaim(n)) == NULL) {
+    return NULL;
+  }
+  memset(t, 0, sizeof(*t));
+  t->used = 1;
+  t->node = n;
+  t->discover_link = UINT32_MAX;
+  return t;
 }
 
 static int capture_segment(void *arg, const uint8_t id[CHUNKSTORE_ID_BYTES], const uint8_t *bytes,
@@ -293,19 +362,29 @@ int node__transfer_make_recipient_swarm(struct node__transfer *t, const uint8_t 
 }
 
 int node__transfer_serve(struct node *n, const char *store, char *err, size_t err_size) {
+  struct chunkstore_manifest *m = NULL;
+  uint8_t sig[SM_SIG_BYTES];
+  int rc = chunkstore_store_load_manifest(store, NULL, NULL, &m, sig);
+  if (rc < 0) {
+    snprintf(err, err_size, "cannot serve %s: %s", store, sm_strerror(rc));
+    return rc;
+  }
+  struct node__transfer *same = node__transfer_find(n, m->id);
+  if (same != NULL && same->role == NODE__ROLE_DONOR) {
+    chunkstore_manifest_free(m); /* already served: nothing new to start */
+    return 0;
+  }
   struct node__transfer *t = transfer_slot(n);
   if (t == NULL) {
-    snprintf(err, err_size, "too many transfers");
+    chunkstore_manifest_free(m);
+    snprintf(err, err_size, "too many transfers on this node (max %d, all in use)",
+             NODE__MAX_TRANSFERS);
     return SM_EFULL;
   }
   t->role = NODE__ROLE_DONOR;
   snprintf(t->store, sizeof(t->store), "%s", store);
-  int rc = chunkstore_store_load_manifest(store, NULL, NULL, &t->manifest, t->sig);
-  if (rc < 0) {
-    snprintf(err, err_size, "cannot serve %s: %s", store, sm_strerror(rc));
-    t->used = 0;
-    return rc;
-  }
+  t->manifest = m;
+  memcpy(t->sig, sig, SM_SIG_BYTES);
   if (memcmp(t->manifest->donor, n->identity.public_key, SM_PUBKEY_BYTES) != 0) {
     sm_log(SM_LOG_WARN, "transfer", "serving %s, signed by another node's key", store);
   }
@@ -345,6 +424,16 @@ int node__transfer_serve(struct node *n, const char *store, char *err, size_t er
 }
 
 void node__transfer_free(struct node__transfer *t) {
+  for (int i = 0; i < NODE__MAX_LINKS; i++) {
+    struct node__link *l = t->node != NULL ? t->node->links[i] : NULL;
+    if (l != NULL && node__link_carries(l, t)) {
+      node__transfer_detach(t, l);
+    }
+    if (l != NULL) {
+      l->lacking &= ~(1u << node__transfer_index(t)); /* the slot's next user */
+      l->manifest_gets &= ~(1u << node__transfer_index(t));
+    }
+  }
   for (size_t i = 0; i < t->n_actions; i++) {
     sm_free(t->actions[i].bits);
   }
@@ -371,9 +460,21 @@ int node__transfer_peer_wanted(const struct node__transfer *t, uint32_t flags) {
            (flags & SWARM_PEER_DONOR) == 0);
 }
 
+unsigned node__transfer_index(const struct node__transfer *t) {
+  return (unsigned)(t - t->node->transfers);
+}
+
 int node__transfer_attach(struct node__transfer *t, struct node__link *l) {
-  if (t->swarm == NULL) {
+  if (t->swarm == NULL || t->failed) {
     return SM_ESTATE;
+  }
+  if (node__link_carries(l, t)) {
+    return 0;
+  }
+  if (node__link_transfer(l, t->manifest_id) != NULL) {
+    /* Messages are routed by manifest: two fetches of one manifest (into
+     * two targets) take turns on a link; the other one has it for now. */
+    return SM_EEXIST;
   }
   uint32_t flags = 0;
   if (t->manifest != NULL &&
@@ -383,11 +484,16 @@ int node__transfer_attach(struct node__transfer *t, struct node__link *l) {
   if (!node__transfer_peer_wanted(t, flags)) {
     return 0; /* the link stays open for gossip; it carries no chunks */
   }
-  l->transfer = t;
+  l->transfers |= 1u << node__transfer_index(t);
+  l->lacking &= ~(1u << node__transfer_index(t));
   int rc = swarm_peer_connected(t->swarm, l->handle, flags, node__now(t->node));
   if (rc < 0) {
-    l->transfer = NULL;
-    node__link_close(l, rc == SM_EBANNED ? "banned" : "swarm refused the peer");
+    /* A banned peer loses the link; otherwise only this transfer stays off
+     * it (the caller tells the peer when the peer asked). */
+    l->transfers &= ~(1u << node__transfer_index(t));
+    if (rc == SM_EBANNED) {
+      node__link_close(l, "banned");
+    }
     return rc;
   }
   node__transfer_flush(t);
@@ -395,11 +501,22 @@ int node__transfer_attach(struct node__transfer *t, struct node__link *l) {
 }
 
 void node__transfer_detach(struct node__transfer *t, struct node__link *l) {
-  l->transfer = NULL;
+  unsigned ti = node__transfer_index(t);
+  l->transfers &= ~(1u << ti);
+  for (int i = 0; i < NODE__MAX_OUTSTANDING; i++) {
+    if (l->outstanding[i].used && l->outstanding[i].transfer == ti) {
+      l->outstanding[i].used = 0;
+    }
+  }
   if (t->swarm != NULL) {
     swarm_peer_disconnected(t->swarm, l->handle, node__now(t->node));
     node__transfer_flush(t);
   }
+}
+
+void node__transfer_leave(struct node__transfer *t, struct node__link *l, uint32_t reason) {
+  node__link_send_reject(l, WIRE_REJECT_KIND_MANIFEST, t->manifest_id, 0, reason);
+  node__transfer_detach(t, l);
 }
 
 /* --------------------------------------------------------------- uploads */
@@ -495,12 +612,8 @@ static void upload_after(uv_work_t *req, int status) {
       node__transfer_chunk_damaged(t, j->chunk);
     }
     if (l != NULL && l == j->link && j->rc < 0) {
-      struct wire_msg rej = {.type = WIRE_MSG_REJECT};
-      rej.u.reject.kind = WIRE_REJECT_KIND_CHUNK;
-      memcpy(rej.u.reject.manifest_id, t->manifest_id, WIRE_ID_BYTES);
-      rej.u.reject.index = j->chunk;
-      rej.u.reject.reason = WIRE_REJECT_NOT_HAVE;
-      node__link_send(l, &rej);
+      node__link_send_reject(l, WIRE_REJECT_KIND_CHUNK, t->manifest_id, j->chunk,
+                             WIRE_REJECT_NOT_HAVE);
     }
     sm_free(j->frame);
     node__bucket_settle(&t->node->up, j->raw_len, 0);
@@ -621,7 +734,7 @@ static void download_after(uv_work_t *req, int status) {
 static void on_chunk(struct node__transfer *t, struct node__link *l, const struct wire_msg_chunk *c) {
   uint64_t now = node__now(t->node);
   if (t->role != NODE__ROLE_RECIPIENT || t->staging == NULL || c->index >= t->p->count ||
-      node__link_untrack_request(l, c->index) < 0) {
+      node__link_untrack_request(l, t, c->index) < 0) {
     node__link_close(l, "sent a chunk we did not ask for");
     return;
   }
@@ -693,7 +806,7 @@ void node__transfer_on_msg(struct node__transfer *t, struct node__link *l,
     }
     break;
   case WIRE_MSG_REJECT:
-    node__link_untrack_request(l, msg->u.reject.index);
+    node__link_untrack_request(l, t, msg->u.reject.index);
     swarm_peer_reject(t->swarm, l->handle, msg->u.reject.index, (int)msg->u.reject.reason, now);
     break;
   default:

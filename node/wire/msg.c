@@ -16,7 +16,7 @@
 
 /* Array length of each type, type word included; 0 = no such type. */
 static const uint8_t msg_arity[WIRE_MSG_TYPE_MAX + 1] = {
-    [WIRE_MSG_BITFIELD] = 4,     [WIRE_MSG_HAVE] = 2,
+    [WIRE_MSG_BITFIELD] = 4,     [WIRE_MSG_HAVE] = 3,
     [WIRE_MSG_REQUEST] = 5,      [WIRE_MSG_CANCEL] = 3,
     [WIRE_MSG_CHUNK] = 6,        [WIRE_MSG_REJECT] = 5,
     [WIRE_MSG_MANIFEST_GET] = 3, [WIRE_MSG_MANIFEST_PART] = 5,
@@ -219,6 +219,7 @@ static void msg_pack(msgpack_packer *pk, const struct wire_msg *m, int head_only
     pack_bin(pk, m->u.bitfield.bits, m->u.bitfield.bits_len);
     break;
   case WIRE_MSG_HAVE:
+    pack_bin(pk, m->u.have.manifest_id, WIRE_ID_BYTES);
     msgpack_pack_uint64(pk, m->u.have.index);
     break;
   case WIRE_MSG_REQUEST:
@@ -420,7 +421,8 @@ static int msg_read_fields(const msgpack_object *f, struct wire_msg *m) {
     rc = rc < 0 ? rc : field_bin(&f[2], WIRE_BITFIELD_MAX_BITS / 8, &b->bits, &b->bits_len);
     break;
   case WIRE_MSG_HAVE:
-    rc = field_u32(&f[0], &m->u.have.index);
+    rc = field_id(&f[0], m->u.have.manifest_id);
+    rc = rc < 0 ? rc : field_u32(&f[1], &m->u.have.index);
     break;
   case WIRE_MSG_REQUEST:
     rc = field_id(&f[0], q->manifest_id);

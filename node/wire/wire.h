@@ -16,7 +16,7 @@
 #include "common/common.h"
 
 /* ----------------------------------------------------------------- limits */
-#define WIRE_PROTOCOL_VERSION 1
+#define WIRE_PROTOCOL_VERSION 2
 #define WIRE_MAGIC "SEEDMESH"
 #define WIRE_MAGIC_BYTES 8
 
@@ -282,8 +282,9 @@ enum wire_goodbye_reason {
 };
 #define WIRE_BYE_MAX 6
 
-/* Announces which chunks of a manifest the sender holds; also tells the peer
- * which manifest this link is about. bit i (MSB first in each byte) = chunk
+/* Announces which chunks of a manifest the sender holds. The first BITFIELD
+ * for a manifest on a link adds that manifest's transfer to the link (a link
+ * carries every transfer the two nodes share). bit i (MSB first in each byte) = chunk
  * i; bits_len == ceil(nbits / 8) and the pad bits are zero. */
 struct wire_msg_bitfield {
   uint8_t manifest_id[WIRE_ID_BYTES];
@@ -292,8 +293,9 @@ struct wire_msg_bitfield {
   size_t bits_len;
 };
 
-/* The sender now holds chunk index of the link's manifest (last BITFIELD). */
+/* The sender now holds chunk index of manifest manifest_id. */
 struct wire_msg_have {
+  uint8_t manifest_id[WIRE_ID_BYTES];
   uint32_t index;
 };
 

@@ -29,15 +29,7 @@ for f in /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 \
   [ -e "$f" ] && FAKETIME_LIB=$f && break
 done
 declare -A NODE_PID
-stop_everything() {
-  local p
-  for p in "${NODE_PID[@]}"; do
-    kill -9 "$p" 2>/dev/null
-  done
-  wait 2>/dev/null
-  if [ "${SM_KEEP:-0}" = 1 ]; then echo "# kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap stop_everything EXIT
+trap stop_nodes_exit EXIT
 cd "$WORK" || exit 1
 
 # tfield FILE KEY...: numeric or plain string KEYs of the first transfer in a

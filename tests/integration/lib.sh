@@ -33,6 +33,18 @@ expect_one_line_error() {
   fi
 }
 
+# stop_nodes_exit: an EXIT trap for tests that keep their nodes' pids in
+# NODE_PID (declare -A NODE_PID): kills those still running, then removes
+# WORK (SM_KEEP=1 keeps it).
+stop_nodes_exit() {
+  local p
+  for p in "${NODE_PID[@]}"; do
+    kill -9 "$p" 2>/dev/null
+  done
+  wait 2>/dev/null
+  if [ "${SM_KEEP:-0}" = 1 ]; then echo "# kept $WORK"; else rm -rf "$WORK"; fi
+}
+
 finish() {
   echo "$((TESTS_RUN - TESTS_FAILED)) passed, $TESTS_FAILED failed"
   [ "$TESTS_FAILED" -eq 0 ]

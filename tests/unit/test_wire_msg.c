@@ -33,6 +33,7 @@ static void sample(int type, struct wire_msg *m) {
     m->u.bitfield.bits_len = sizeof(BITS);
     break;
   case WIRE_MSG_HAVE:
+    memcpy(m->u.have.manifest_id, MID, WIRE_ID_BYTES);
     m->u.have.index = 70000;
     break;
   case WIRE_MSG_REQUEST:
@@ -105,6 +106,7 @@ static void assert_msg_equal(const struct wire_msg *a, const struct wire_msg *b)
                  b->u.bitfield.bits_len);
     break;
   case WIRE_MSG_HAVE:
+    assert_memory_equal(a->u.have.manifest_id, b->u.have.manifest_id, WIRE_ID_BYTES);
     assert_int_equal(a->u.have.index, b->u.have.index);
     break;
   case WIRE_MSG_REQUEST:
@@ -264,19 +266,20 @@ static void test_msg_strict_fields(void **state) {
   expect_bytes(SM_EPROTO, 0x92, 0x00, 0x01);          /* type 0 */
   expect_bytes(SM_EPROTO, 0x92, 0x0d, 0x01);          /* type 13 */
   expect_bytes(SM_EPROTO, 0x92, 0xcf, 0, 0, 0, 1, 0, 0, 0, 2, 1);
-  expect_bytes(SM_EMALFORMED, 0x93, 0x02, 0x01, 0x02); /* HAVE arity */
+  expect_bytes(SM_EMALFORMED, 0x92, 0x02, 0x01);       /* HAVE arity */
   expect_bytes(SM_EMALFORMED, 0x90);
   expect_bytes(SM_EMALFORMED, 0x81, 0x01, 0x02);       /* a map */
-  expect_bytes(SM_EMALFORMED, 0x92, 0x02, 0xff);       /* negative */
-  expect_bytes(SM_EMALFORMED, 0x92, 0x02, 0xd0, 0x80); /* int8 -128 */
-  expect_bytes(SM_EMALFORMED, 0x92, 0x02, 0xc0);       /* nil */
-  expect_bytes(SM_EMALFORMED, 0x92, 0x02, 0xa1, 0x31); /* str */
+  expect_bytes(SM_EMALFORMED, 0x93, 0x02, MID_BIN, 0xff);       /* negative */
+  expect_bytes(SM_EMALFORMED, 0x93, 0x02, MID_BIN, 0xd0, 0x80); /* int8 -128 */
+  expect_bytes(SM_EMALFORMED, 0x93, 0x02, MID_BIN, 0xc0);       /* nil */
+  expect_bytes(SM_EMALFORMED, 0x93, 0x02, MID_BIN, 0xa1, 0x31); /* str */
+  expect_bytes(SM_EMALFORMED, 0x93, 0x02, 0x01, 0x02);          /* HAVE without an id */
   /* Any integer width is fine when the value fits. */
-  expect_bytes(0, 0x92, 0x02, 0xcf, 0, 0, 0, 0, 0, 0, 0, 7);
-  expect_bytes(0, 0xdc, 0, 2, 0xd0, 0x02, 0xd1, 0, 7);
+  expect_bytes(0, 0x93, 0x02, MID_BIN, 0xcf, 0, 0, 0, 0, 0, 0, 0, 7);
+  expect_bytes(0, 0xdc, 0, 3, 0xd0, 0x02, MID_BIN, 0xd1, 0, 7);
   /* Index out of range. */
-  expect_bytes(SM_EPROTO, 0x92, 0x02, 0xce, 0x00, 0x80, 0x00, 0x00);
-  expect_bytes(SM_EPROTO, 0x92, 0x02, 0xcf, 1, 0, 0, 0, 0, 0, 0, 7);
+  expect_bytes(SM_EPROTO, 0x93, 0x02, MID_BIN, 0xce, 0x00, 0x80, 0x00, 0x00);
+  expect_bytes(SM_EPROTO, 0x93, 0x02, MID_BIN, 0xcf, 1, 0, 0, 0, 0, 0, 0, 7);
   /* Manifest id of the wrong length. */
   expect_bytes(SM_EPROTO, 0x93, 0x04, 0xc4, 1, 0xaa, 0x01);
   /* BITFIELD: nbits 9 needs 2 bytes with 7 pad bits clear. */
