@@ -71,8 +71,9 @@ follow() {
 }
 # check_rate WHAT FILE CAP_BYTES: the rate between the first and the last
 # sample of FILE is within the cap. The trees are sized so that at the cap
-# the window lasts well over 8 s; a shorter one means the bytes came faster
-# than the cap allows (a slow machine only makes it longer).
+# the window lasts about 10 s or more (a limiter letting twice the cap
+# through fails it; its window is then shorter, so the burst allowance
+# weighs more, but 2x still exceeds it beyond 3 s). No bound on time.
 check_rate() {
   local what=$1 file=$2 cap=$3 verdict
   verdict=$(awk -v cap="$cap" '
@@ -80,12 +81,11 @@ check_rate() {
     { t1 = $1; n1 = $2; d1 = $3 }
     END {
       dt = (t1 - t0) / 1000
-      if (NR < 2 || dt <= 0) { printf "only %d samples while the transfer ran\n", NR; exit 1 }
+      if (NR < 3 || dt <= 0) { printf "only %d samples while the transfer ran\n", NR; exit 1 }
       allowed = cap * 1.15 * (dt + 1.1) + cap
       printf "%.1f MiB on the network in %.1f s: %.2f MiB/s (cap %.2f, allowed %.2f); data %.2f MiB/s",
         (n1 - n0) / 1048576, dt, (n1 - n0) / dt / 1048576, cap / 1048576,
         allowed / dt / 1048576, (d1 - d0) / dt / 1048576
-      if (dt < 8) { printf "; the window is under 8 s: too fast for the cap"; exit 1 }
       exit !(n1 - n0 > 0 && n1 - n0 <= allowed)
     }' "$file")
   local rc=$?
@@ -123,10 +123,10 @@ check "capped upload: fetch exits 0" test $? -eq 0
 check_rate "--max-upload $CAP" up.samples "$CAP_BYTES"
 stop_node 2
 
-# --- c. a download cap lowered at run time: 6M at start, then 2M
+# --- c. a download cap lowered at run time: 4M at start, then 2M
 LOW=2M
 LOW_BYTES=$((2 * 1024 * 1024))
-start_node 3 --peers "127.0.0.1:$BASE" --max-download 6M || exit 1
+start_node 3 --peers "127.0.0.1:$BASE" --max-download 4M || exit 1
 "$SM" rate --control s0/control.sock --max-upload 0 >/dev/null 2>&1
 "$SM" fetch latest --target "$WORK/r3" --control s3/control.sock >fetch3.out 2>&1 &
 f=$!
