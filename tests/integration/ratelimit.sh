@@ -5,10 +5,10 @@
 # `status --json`: network bytes of the transfer stage (FETCH or SERVE) over
 # the node's monotonic uptime_ms. A cap is a correctness property, so only
 # the upper bound is checked: rate <= cap * 1.15, plus one second of burst
-# (a bucket starts full, or keeps a second of a higher cap) and one speed
-# tick (the stage counters are refreshed once a second). The data rate (raw
-# bytes, what the fetch progress line shows) is printed, not checked: chunks
-# travel zstd-compressed, so it is higher than the cap when they compress.
+# (a bucket starts full; a lowered cap keeps a second of the new one) and a
+# speed tick (the stage counters are refreshed once a second). The data rate
+# (raw bytes, the first rate on the fetch progress line) is printed, not
+# checked: chunks travel zstd-compressed, so it is higher when they compress.
 # usage: ratelimit.sh SEEDMESH GENTREE [SIZE]   (SIZE of the tree, default 96M)
 SM=$1
 GEN=$2
