@@ -67,6 +67,8 @@ struct cli_progress {
   int is_tty;
   int quiet;
   int printed_final;
+  int has_network;               /* a transfer's FETCH stage was seen */
+  uint64_t network;              /* its bytes on the network (zstd-compressed) */
 };
 void cli_progress_init(struct cli_progress *p, const char *label, int quiet);
 void cli_progress_update(void *arg, uint64_t done, uint64_t total);

@@ -100,6 +100,8 @@ void cli_progress_init(struct cli_progress *p, const char *label, int quiet) {
   p->last_print = p->is_tty ? 0 : p->started;
   p->quiet = quiet;
   p->printed_final = 0;
+  p->has_network = 0;
+  p->network = 0;
 }
 
 void cli_progress_update(void *arg, uint64_t done, uint64_t total) {
@@ -135,8 +137,16 @@ void cli_progress_update(void *arg, uint64_t done, uint64_t total) {
   if (rate > 0 || done >= total) {
     snprintf(eta_text, sizeof(eta_text), "%.0fs", eta);
   }
-  fprintf(stderr, "%s%s [%s] %5.1f%% %s / %s  %s/s  ETA %s%s%s", p->is_tty ? "\r" : "",
-          p->label, bar, pct, d, t, r, eta_text, peers, p->is_tty ? "\033[K" : "\n");
+  /* The caps (--max-download/--max-upload) count network bytes; chunks
+   * travel compressed, so the data rate alone can read as twice a cap. */
+  char net[48] = "";
+  if (p->has_network && p->network > 0 && elapsed > 0) { /* counted once a second */
+    char nr[32];
+    sm_format_bytes((uint64_t)((double)p->network / elapsed), nr, sizeof(nr));
+    snprintf(net, sizeof(net), " (net %s/s)", nr);
+  }
+  fprintf(stderr, "%s%s [%s] %5.1f%% %s / %s  %s/s%s  ETA %s%s%s", p->is_tty ? "\r" : "",
+          p->label, bar, pct, d, t, r, net, eta_text, peers, p->is_tty ? "\033[K" : "\n");
   fflush(stderr);
 }
 
@@ -149,6 +159,15 @@ void cli_progress_done(struct cli_progress *p) {
 void cli_progress_transfer(struct cli_progress *p, const struct msgpack_object *transfer) {
   uint64_t total = cli_mp_u64(transfer, "bytes_total");
   p->peers = (int)SM_MIN(cli_mp_u64(transfer, "peers_connected"), 100000);
+  const msgpack_object *stages = sm_mp_map_get(transfer, "stages");
+  for (uint32_t i = 0; stages && stages->type == MSGPACK_OBJECT_ARRAY && i < stages->via.array.size; i++) {
+    char name[16];
+    cli_mp_str(&stages->via.array.ptr[i], "stage", name, sizeof(name));
+    if (strcmp(name, "FETCH") == 0) {
+      p->network = cli_mp_u64(&stages->via.array.ptr[i], "network");
+      p->has_network = 1;
+    }
+  }
   if (total > 0) {
     cli_progress_update(p, cli_mp_u64(transfer, "bytes_have"), total);
   }

@@ -681,10 +681,11 @@ void node__reads_rate_changed(struct node *n) {
 }
 
 void node__reads_throttle(struct node *n) {
-  if (n->reads_paused || n->stopping) {
+  if (n->stopping) {
     return;
   }
-  n->reads_paused = 1;
+  /* Also when already paused: a link that authenticated during the pause
+   * started reading on its own and must wait like the others. */
   for (int i = 0; i < NODE__MAX_LINKS; i++) {
     struct node__link *l = n->links[i];
     if (l != NULL && l->state == NODE__LINK_OPEN && l->reading) {
@@ -692,5 +693,8 @@ void node__reads_throttle(struct node *n) {
       l->reading = 0;
     }
   }
-  uv_timer_start(&n->resume_read, on_resume_read, node__bucket_wait(&n->down, node__now(n)), 0);
+  if (!n->reads_paused) {
+    n->reads_paused = 1;
+    uv_timer_start(&n->resume_read, on_resume_read, node__bucket_wait(&n->down, node__now(n)), 0);
+  }
 }

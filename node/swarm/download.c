@@ -256,8 +256,7 @@ int swarm_peer_reject(struct swarm *sw, uint32_t peer, uint32_t chunk,
     break;
   case SWARM_REJECT_ELSEWHERE:
   default:
-    p->rejected[p->rejected_next] = chunk;
-    p->rejected_next = (p->rejected_next + 1) % SWARM__REJECT_MEMORY;
+    swarm__peer_refuse(sw, p, chunk);
     break;
   }
   swarm__fill_all(sw);
@@ -284,8 +283,7 @@ void swarm__requests_tick(struct swarm *sw, struct swarm__peer *p) {
     uint32_t c = r->chunk;
     swarm__request_remove(sw, p, i);
     swarm__emit(sw, SWARM_ACT_SEND_CANCEL, p->handle, c, 0);
-    p->rejected[p->rejected_next] = c; /* ask someone else */
-    p->rejected_next = (p->rejected_next + 1) % SWARM__REJECT_MEMORY;
+    swarm__peer_refuse(sw, p, c); /* ask someone else */
     sw->timeouts++;
     p->timeouts++;
     p->score -= 2;

@@ -27,11 +27,50 @@ void swarm__chunk_rekey(struct swarm *sw, uint32_t c) {
   swarm__prio_set(&sw->prio, c, key, sw);
 }
 
-int swarm__peer_rejected(const struct swarm__peer *p, uint32_t chunk) {
+void swarm__peer_refuse(struct swarm *sw, struct swarm__peer *p, uint32_t chunk) {
+  for (uint32_t i = 0; i < SWARM__REJECT_MEMORY; i++) {
+    if (p->rejected[i] == chunk) {
+      p->rejected_at[i] = sw->now; /* refused again: the backoff restarts */
+      return;
+    }
+  }
+  p->rejected[p->rejected_next] = chunk;
+  p->rejected_at[p->rejected_next] = sw->now;
+  p->rejected_next = (p->rejected_next + 1) % SWARM__REJECT_MEMORY;
+}
+
+static int refused_ever(const struct swarm__peer *p, uint32_t chunk) {
   for (uint32_t i = 0; i < SWARM__REJECT_MEMORY; i++) {
     if (p->rejected[i] == chunk) {
       return 1;
     }
+  }
+  return 0;
+}
+
+/* Another connected peer has chunk and has not refused it. */
+static int other_source(const struct swarm *sw, const struct swarm__peer *p, uint32_t chunk) {
+  for (uint32_t i = 0; i < sw->cfg.max_conns; i++) {
+    const struct swarm__peer *q = &sw->peers[i];
+    if (q->used && q != p && !q->closing && swarm__bit(q->has, chunk) &&
+        !refused_ever(q, chunk)) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+int swarm__peer_rejected(const struct swarm *sw, const struct swarm__peer *p, uint32_t chunk) {
+  for (uint32_t i = 0; i < SWARM__REJECT_MEMORY; i++) {
+    if (p->rejected[i] != chunk) {
+      continue;
+    }
+    /* A fresh refusal stands; an old one only while someone else could
+     * serve the chunk (a donor's ELSEWHERE keeps steering us to the other
+     * recipients). When every peer that has it refused it, asking again is
+     * the only way on: the fetch must not starve. */
+    return sw->now - p->rejected_at[i] < sw->cfg.request_timeout_ms ||
+           other_source(sw, p, chunk);
   }
   return 0;
 }
@@ -67,7 +106,7 @@ static uint32_t pick_random(struct swarm *sw, struct swarm__peer *p) {
     while (m != 0) {
       uint32_t c = w * 64 + (uint32_t)__builtin_ctzll(m);
       m &= m - 1;
-      if (swarm__peer_rejected(p, c)) {
+      if (swarm__peer_rejected(sw, p, c)) {
         continue;
       }
       seen++;
@@ -93,7 +132,7 @@ static uint32_t pick_scan(struct swarm *sw, struct swarm__peer *p) {
     while (m != 0) {
       uint32_t c = w * 64 + (uint32_t)__builtin_ctzll(m);
       m &= m - 1;
-      if (swarm__peer_rejected(p, c)) {
+      if (swarm__peer_rejected(sw, p, c)) {
         continue;
       }
       uint32_t k = sw->prio.key[c];
@@ -124,7 +163,7 @@ uint32_t swarm__pick(struct swarm *sw, struct swarm__peer *p) {
   uint32_t end = sw->prio.start[sw->key_excl];
   for (uint32_t steps = 0; i < end && steps < SWARM__PICK_SCAN; i++, steps++) {
     uint32_t c = sw->prio.order[i];
-    if (swarm__bit(p->has, c) && !swarm__peer_rejected(p, c)) {
+    if (swarm__bit(p->has, c) && !swarm__peer_rejected(sw, p, c)) {
       return c;
     }
   }
@@ -148,7 +187,7 @@ uint32_t swarm__pick_endgame(struct swarm *sw, struct swarm__peer *p) {
       uint32_t copies = sw->reqcnt[c];
       if (copies >= sw->cfg.endgame_max_copies || !swarm__bit(p->has, c) ||
           swarm__bit(sw->have, c) || swarm__request_find(p, c) >= 0 ||
-          swarm__peer_rejected(p, c)) {
+          swarm__peer_rejected(sw, p, c)) {
         continue;
       }
       /* Fewest copies first, then the one waiting longest. */

@@ -77,6 +77,7 @@ struct swarm__peer {
   struct swarm__req *reqs; /* capacity cfg.max_window */
   uint32_t nreqs;
   uint32_t rejected[SWARM__REJECT_MEMORY];
+  uint64_t rejected_at[SWARM__REJECT_MEMORY]; /* when (picker.c: backoff) */
   uint32_t rejected_next;
   uint64_t blocked_until;  /* BUSY backoff */
   int closing;             /* it said CLOSING: ask it nothing more */
@@ -184,7 +185,11 @@ uint32_t swarm__pick_endgame(struct swarm *sw, struct swarm__peer *p);
 uint32_t swarm__window(const struct swarm *sw, const struct swarm__peer *p);
 void swarm__fill(struct swarm *sw, struct swarm__peer *p);
 void swarm__fill_all(struct swarm *sw);
-int swarm__peer_rejected(const struct swarm__peer *p, uint32_t chunk);
+/* p refused chunk (REJECT ELSEWHERE, or the request timed out): ask others.
+ * A refusal older than request_timeout_ms is forgotten once no other peer
+ * could serve the chunk, so a lone source is asked again. */
+void swarm__peer_refuse(struct swarm *sw, struct swarm__peer *p, uint32_t chunk);
+int swarm__peer_rejected(const struct swarm *sw, const struct swarm__peer *p, uint32_t chunk);
 
 /* peers.c */
 struct swarm__peer *swarm__peer_find(const struct swarm *sw, uint32_t handle);

@@ -198,8 +198,11 @@ check "in the terminal the progress line was redrawn in place (one line in the w
   test "$(printf '%s\n' "$pane" | grep -c 'fetch \[')" -eq 1
 check "it changed while the fetch ran (${#frames[@]} frames)" test "${#frames[@]}" -ge 5
 mid=${frames[1]:-}
-check "a frame shows a bar, bytes done/total, a rate, an ETA and peers" \
-  bash -c "printf '%s' \"\$1\" | grep -qE '^fetch \[[#.]{30}\] +[0-9.]+% [0-9.]+ [KMG]?i?B / [0-9.]+ MiB  [0-9.]+ [KMG]?i?B/s  ETA ([0-9]+s|--)  [0-9]+ peers?$'" _ "$mid"
+check "a frame shows a bar, bytes done/total, data and network rates, an ETA and peers" \
+  bash -c "printf '%s' \"\$1\" | grep -qE '^fetch \[[#.]{30}\] +[0-9.]+% [0-9.]+ [KMG]?i?B / [0-9.]+ MiB  [0-9.]+ [KMG]?i?B/s( \(net [0-9.]+ [KMG]?i?B/s\))?  ETA ([0-9]+s|--)  [0-9]+ peers?$'" _ "$mid"
+final=$(printf '%s\n' "$pane" | grep 'fetch \[' | tail -1)
+check "the last frame shows the network rate next to the data rate" \
+  bash -c "printf '%s' \"\$1\" | grep -qE '  [0-9.]+ [KMG]?i?B/s \(net [0-9.]*[1-9][0-9.]* [KMG]?i?B/s\)  ETA'" _ "$final"
 check "off a terminal, progress comes as plain lines (no carriage returns)" \
   bash -c "[ $rc2 -eq 0 ] && grep -q '^fetch \[' fetch2.err && ! grep -q \$'\r' fetch2.err"
 check "with --json the fetch prints JSON only (stderr empty)" \

@@ -8,3 +8,8 @@ sm_add_unit_test(test_node_control
 sm_add_unit_test(test_node_generation
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_node_generation.c
   LIBS sm_node)
+
+# node: the token buckets behind --max-upload/--max-download/seedmesh rate.
+sm_add_unit_test(test_node_ratelimit
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_node_ratelimit.c
+  LIBS sm_node)

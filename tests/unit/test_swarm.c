@@ -414,6 +414,88 @@ static void test_timeout_reissues_elsewhere(void **state) {
   swarm_free(sw);
 }
 
+/* The only peer with the last missing chunk told us to get it elsewhere:
+ * after request_timeout_ms it is asked again instead of never. */
+static void test_lone_refusal_is_retried_after_backoff(void **state) {
+  (void)state;
+  struct swarm_config cfg;
+  swarm_config_default(&cfg);
+  cfg.initial_window = 1;
+  cfg.max_window = 1;
+  cfg.request_timeout_ms = 1000;
+  struct swarm *sw = mk(&R, &cfg, 2, 0);
+  uint32_t a = 0, b = 0;
+  connect_with(sw, 1, 2, 0, 2, 0);
+  assert_int_equal(rec_requests(&R, 0, 1, &a, 1), 1);
+  assert_int_equal(swarm_peer_reject(sw, 1, a, SWARM_REJECT_ELSEWHERE, 10), 0);
+  uint32_t got[4];
+  assert_int_equal(rec_requests(&R, 0, 1, got, 4), 2);
+  b = got[1];
+  assert_int_not_equal(a, b);
+  assert_int_equal(swarm_chunk_received(sw, 1, b, 1, 20), 0);
+  swarm_tick(sw, 500);
+  assert_int_equal(rec_count(&R, SWARM_ACT_SEND_REQUEST, 1), 2); /* refusal is fresh */
+  swarm_tick(sw, 1010);
+  assert_int_equal(rec_count(&R, SWARM_ACT_SEND_REQUEST, 1), 3); /* asked again */
+  assert_int_equal(rec_requests(&R, 0, 1, got, 4), 3);
+  assert_int_equal(got[2], a);
+  assert_int_equal(swarm_chunk_received(sw, 1, a, 1, 1100), 0);
+  assert_int_equal(swarm_chunk_has(sw, a), 1);
+  swarm_free(sw);
+}
+
+/* A request to the only source times out: it is re-issued to that source
+ * after the backoff (before, the timeout was remembered as a refusal until
+ * the peer announced the chunk again: the fetch starved). */
+static void test_lone_timeout_is_retried_after_backoff(void **state) {
+  (void)state;
+  struct swarm_config cfg;
+  swarm_config_default(&cfg);
+  cfg.initial_window = 1;
+  cfg.max_window = 1;
+  cfg.request_timeout_ms = 1000;
+  struct swarm *sw = mk(&R, &cfg, 1, 0);
+  connect_with(sw, 1, 1, 0, 1, 0);
+  assert_int_equal(rec_count(&R, SWARM_ACT_SEND_REQUEST, 1), 1);
+  swarm_tick(sw, 1000);
+  assert_true(rec_has(&R, SWARM_ACT_SEND_CANCEL, 1, 0));
+  swarm_tick(sw, 1500);
+  assert_int_equal(rec_count(&R, SWARM_ACT_SEND_REQUEST, 1), 1);
+  swarm_tick(sw, 2000);
+  assert_int_equal(rec_count(&R, SWARM_ACT_SEND_REQUEST, 1), 2);
+  assert_int_equal(swarm_chunk_received(sw, 1, 0, 1, 2100), 0);
+  assert_int_equal(swarm_chunk_has(sw, 0), 1);
+  swarm_free(sw);
+}
+
+/* An old refusal still stands while another peer could serve the chunk:
+ * the refusing peer (e.g. a donor that said ELSEWHERE) is not asked again. */
+static void test_refusal_stands_while_another_peer_has_it(void **state) {
+  (void)state;
+  struct swarm_config cfg;
+  swarm_config_default(&cfg);
+  cfg.initial_window = 1;
+  cfg.max_window = 1;
+  cfg.request_timeout_ms = 1000;
+  struct swarm *sw = mk(&R, &cfg, 2, 0);
+  uint32_t a = 0, b = 0;
+  connect_with(sw, 1, 2, 0, 2, 0);
+  connect_with(sw, 2, 2, 0, 2, 0);
+  assert_int_equal(rec_requests(&R, 0, 1, &a, 1), 1);
+  assert_int_equal(rec_requests(&R, 0, 2, &b, 1), 1);
+  assert_int_not_equal(a, b);
+  assert_int_equal(swarm_peer_reject(sw, 1, a, SWARM_REJECT_ELSEWHERE, 10), 0);
+  for (uint64_t t = 500; t <= 3000; t += 500) {
+    swarm_chunk_data(sw, 2, b, 100, t); /* peer 2 is slow but alive */
+    swarm_tick(sw, t);
+  }
+  assert_int_equal(rec_count(&R, SWARM_ACT_SEND_REQUEST, 1), 1);
+  assert_int_equal(swarm_chunk_received(sw, 2, b, 1, 3100), 0);
+  assert_true(rec_has(&R, SWARM_ACT_SEND_REQUEST, 2, a));
+  assert_int_equal(rec_count(&R, SWARM_ACT_SEND_REQUEST, 1), 1);
+  swarm_free(sw);
+}
+
 /* ------------------------------------------------------------ hygiene */
 
 static void test_out_of_memory_is_clean(void **state) {
@@ -473,6 +555,9 @@ int main(void) {
       cmocka_unit_test(test_reannounced_chunk_is_requested_again),
       cmocka_unit_test(test_disconnect_returns_requests),
       cmocka_unit_test(test_timeout_reissues_elsewhere),
+      cmocka_unit_test(test_lone_refusal_is_retried_after_backoff),
+      cmocka_unit_test(test_lone_timeout_is_retried_after_backoff),
+      cmocka_unit_test(test_refusal_stands_while_another_peer_has_it),
       cmocka_unit_test(test_out_of_memory_is_clean),
       cmocka_unit_test(test_bad_arguments),
       cmocka_unit_test(test_swarm_sim_converges_8),
