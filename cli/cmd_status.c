@@ -54,7 +54,8 @@ static void print_transfer(const msgpack_object *t) {
   }
   uint64_t unavailable = cli_mp_u64(t, "chunks_unavailable");
   if (unavailable > 0) {
-    printf("WAITING  %llu chunks are on no connected peer (is the donor down?)\n",
+    printf("WAITING  %llu chunks are on no connected peer, or refused by every peer that has "
+           "them (is the donor down? is a chunk damaged in its store? see its log)\n",
            (unsigned long long)unavailable);
   }
   const msgpack_object *coords = sm_mp_map_get(t, "coords");

@@ -238,6 +238,14 @@ int swarm_peer_reject(struct swarm *sw, uint32_t peer, uint32_t chunk,
   swarm__request_remove(sw, p, (uint32_t)i);
   switch (reason) {
   case SWARM_REJECT_NOT_HAVE:
+    if (p->flags & SWARM_PEER_DONOR) {
+      /* The donor holds every chunk: "not have" from it means its stored
+       * copy failed the check before sending (damaged on its disk). Treated
+       * as a refusal, so the chunk is asked of others, and of the donor
+       * again after the backoff, once its store may have been repaired. */
+      swarm__peer_refuse(sw, p, chunk);
+      break;
+    }
     if (swarm__bit(p->has, chunk)) {
       swarm__bit_clear(p->has, chunk);
       p->has_count--;

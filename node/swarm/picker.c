@@ -39,7 +39,7 @@ void swarm__peer_refuse(struct swarm *sw, struct swarm__peer *p, uint32_t chunk)
   p->rejected_next = (p->rejected_next + 1) % SWARM__REJECT_MEMORY;
 }
 
-static int refused_ever(const struct swarm__peer *p, uint32_t chunk) {
+int swarm__peer_refused_ever(const struct swarm__peer *p, uint32_t chunk) {
   for (uint32_t i = 0; i < SWARM__REJECT_MEMORY; i++) {
     if (p->rejected[i] == chunk) {
       return 1;
@@ -53,7 +53,7 @@ static int other_source(const struct swarm *sw, const struct swarm__peer *p, uin
   for (uint32_t i = 0; i < sw->cfg.max_conns; i++) {
     const struct swarm__peer *q = &sw->peers[i];
     if (q->used && q != p && !q->closing && swarm__bit(q->has, chunk) &&
-        !refused_ever(q, chunk)) {
+        !swarm__peer_refused_ever(q, chunk)) {
       return 1;
     }
   }

@@ -344,19 +344,55 @@ int swarm_chunk_has(const struct swarm *sw, uint32_t chunk) {
   return swarm__bit(sw->have, chunk);
 }
 
+/* Every connected peer that could serve chunk (it has it, or is the donor)
+ * has refused it, and there is at least one: e.g. the donor found its own
+ * copy damaged on disk. */
+static int refused_by_all(const struct swarm *sw, uint32_t chunk) {
+  int holders = 0;
+  for (uint32_t i = 0; i < sw->cfg.max_conns; i++) {
+    const struct swarm__peer *q = &sw->peers[i];
+    if (!q->used || q->closing ||
+        !((q->flags & SWARM_PEER_DONOR) || swarm__bit(q->has, chunk))) {
+      continue;
+    }
+    if (!swarm__peer_refused_ever(q, chunk)) {
+      return 0;
+    }
+    holders++;
+  }
+  return holders > 0;
+}
+
 uint32_t swarm_chunks_unavailable(const struct swarm *sw) {
   if (sw->state != SWARM_STATE_FETCH) {
     return 0;
   }
+  int donor = 0;
   for (uint32_t i = 0; i < sw->cfg.max_conns; i++) {
     if (sw->peers[i].used && (sw->peers[i].flags & SWARM_PEER_DONOR)) {
-      return 0; /* the donor has everything, even what it has not revealed */
+      donor = 1; /* the donor has everything, even what it has not revealed */
     }
   }
   uint32_t k = 0;
-  for (uint32_t c = 0; c < sw->n; c++) {
+  for (uint32_t c = 0; c < sw->n && !donor; c++) {
     if (!swarm__bit(sw->have, c) && sw->avail[c] == 0) {
       k++;
+    }
+  }
+  /* Plus what is offered but refused by all who have it (they are in the
+   * peers' short memories of refusals; each chunk counted once). */
+  for (uint32_t i = 0; i < sw->cfg.max_conns; i++) {
+    const struct swarm__peer *p = &sw->peers[i];
+    for (uint32_t r = 0; p->used && r < SWARM__REJECT_MEMORY; r++) {
+      uint32_t c = p->rejected[r];
+      int seen = 0;
+      for (uint32_t j = 0; j < i && !seen; j++) {
+        seen = sw->peers[j].used && swarm__peer_refused_ever(&sw->peers[j], c);
+      }
+      if (c < sw->n && !seen && !swarm__bit(sw->have, c) && (donor || sw->avail[c] > 0) &&
+          refused_by_all(sw, c)) {
+        k++;
+      }
     }
   }
   return k;

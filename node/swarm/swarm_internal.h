@@ -190,6 +190,8 @@ void swarm__fill_all(struct swarm *sw);
  * could serve the chunk, so a lone source is asked again. */
 void swarm__peer_refuse(struct swarm *sw, struct swarm__peer *p, uint32_t chunk);
 int swarm__peer_rejected(const struct swarm *sw, const struct swarm__peer *p, uint32_t chunk);
+/* chunk is in p's memory of refusals, however old. */
+int swarm__peer_refused_ever(const struct swarm__peer *p, uint32_t chunk);
 
 /* peers.c */
 struct swarm__peer *swarm__peer_find(const struct swarm *sw, uint32_t handle);

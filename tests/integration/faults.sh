@@ -10,7 +10,9 @@
 #     when served or re-read, never propagated, revoked and fetched again;
 #  d. the wall clock jumping back and forth under libfaketime (monotonic time
 #     is real, as after `date -s`): no spurious timeouts, a node restarted
-#     with its clock set back still gets a newer gossip generation.
+#     with its clock set back still gets a newer gossip generation;
+#  e. a chunk damaged in the donor's own store: never sent, reported by the
+#     recipient's status, and served once the store is repaired.
 # usage: faults.sh SEEDMESH GENTREE [SIZE]   (SM_FAULT_SEED fixes the seed)
 SM=$1
 GEN=$2
@@ -111,7 +113,7 @@ wait_have() {
   done
   return 1
 }
-part() { [[ ${SM_FAULT_PARTS:-abcd} == *$1* ]]; } # runs only some parts
+part() { [[ ${SM_FAULT_PARTS:-abcde} == *$1* ]]; } # runs only some parts
 tree_ok() { # I DESC
   check "$2: verify passes" "$SM" verify --manifest store --target "r$1"
   check "$2: diff -r src r$1 is empty" diff -r src "r$1"
@@ -128,7 +130,7 @@ DONOR=127.0.0.1:$BASE
 # --- a. kill -9 at three random points of one recipient's fetch
 if part a; then
 # Slow enough that the status polls catch each point, even under ASan on a
-# loaded machine (the cap lets through up to about twice its rate).
+# loaded machine (caps count network bytes; chunks travel compressed).
 cap=(--max-download $((mb / 24 + 1))M)
 points=$(for _ in 1 2 3; do echo $((10 + RANDOM % 80)); done | sort -n | tr '\n' ' ')
 echo "    kill points (% of bytes): $points"
@@ -376,6 +378,47 @@ else
   tree_ok 9 "d: recipient 9"
   stop_node 8
   stop_node 9
+fi
+
+# --- e. a chunk damaged in the donor's own store
+if part e; then
+[ -n "${NODE_PID[0]:-}" ] || start_node 0 --serve store || exit 1
+# the largest stored chunk: surely data, not a run of zeros
+victim=$(find store/chunks -type f -printf '%s %p\n' | sort -n | tail -1 | cut -d' ' -f2)
+cp "$victim" victim.good
+python3 - "$victim" <<'EOF2'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    d = f.read()
+    f.seek(len(d) // 2)
+    f.write(bytes([d[len(d) // 2] ^ 0x20]))
+EOF2
+[ -z "${NODE_PID[3]:-}" ] || kill_node 3
+rm -rf s3 r3 r3.seedmesh-staging fetch3.rc
+start_node 3 --peers "$DONOR" || exit 1
+fetch_bg 3
+unav=0
+for _ in $(seq 600); do
+  status_json 3 e3.json
+  read -r unav have tot < <(tfield e3.json chunks_unavailable chunks_have chunks_total)
+  [ "${unav:-0}" -gt 0 ] && [ $((${have:-0} + unav)) -ge "${tot:-1}" ] && break
+  [ -s fetch3.rc ] && break
+  sleep 0.2
+done
+"$SM" status --control s3/control.sock >e3.txt 2>&1
+echo "    donor chunk $(basename "$victim") damaged: recipient holds ${have:-?} of ${tot:-?} chunks, ${unav:-?} unavailable"
+check "e: the recipient's status reports the refused chunk (${unav:-0} unavailable)" \
+  test "${unav:-0}" -ge 1 -a $((${have:-0} + ${unav:-0})) -ge "${tot:-1}"
+check "e: the human status says where to look" grep -q "is a chunk damaged in its store" e3.txt
+check "e: the donor says which chunk is damaged" grep -q "is damaged on this node's disk; not serving it" log0
+check "e: the fetch waits rather than fail" test ! -s fetch3.rc
+read -r bad3 < <(tfield e3.json chunks_bad)
+check "e: no damaged data reached the recipient (chunks_bad ${bad3:-?})" test "${bad3:-1}" -eq 0
+cp victim.good "$victim" # the operator repairs the store
+check "e: once repaired, the recipient asks again and finishes ($(wait_fetch 3))" \
+  test "$(cat fetch3.rc)" -eq 0
+tree_ok 3 "e: recipient"
+stop_node 3
 fi
 
 reports=$(grep -l -E "AddressSanitizer|LeakSanitizer|runtime error" log* 2>/dev/null | tr '\n' ' ')

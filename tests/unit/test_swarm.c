@@ -444,6 +444,50 @@ static void test_lone_refusal_is_retried_after_backoff(void **state) {
   swarm_free(sw);
 }
 
+/* The donor refuses a chunk it has (its stored copy is damaged): status
+ * counts it as unavailable, though a donor is connected, while no other
+ * peer offers it; and the donor is asked again after the backoff. */
+static void test_chunk_refused_by_every_holder_is_unavailable(void **state) {
+  (void)state;
+  struct swarm_config cfg;
+  swarm_config_default(&cfg);
+  cfg.initial_window = 1;
+  cfg.max_window = 1;
+  struct swarm *sw = mk(&R, &cfg, 4, 0);
+  uint8_t bits[1];
+  bits_range(bits, 4, 0, 4);
+  assert_int_equal(swarm_peer_connected(sw, 1, SWARM_PEER_DONOR, 0), 0);
+  assert_int_equal(swarm_peer_bitfield(sw, 1, bits, 1, 0), 0);
+  assert_int_equal(swarm_chunks_unavailable(sw), 0);
+  uint32_t a = 0;
+  assert_int_equal(rec_requests(&R, 0, 1, &a, 1), 1);
+  assert_int_equal(swarm_peer_reject(sw, 1, a, SWARM_REJECT_NOT_HAVE, 10), 0);
+  assert_int_equal(swarm_chunks_unavailable(sw), 1);
+  connect_with(sw, 2, 4, 0, 4, 20); /* a recipient that has it */
+  assert_int_equal(swarm_chunks_unavailable(sw), 0);
+  assert_int_equal(swarm_peer_disconnected(sw, 2, 30), 0);
+  assert_int_equal(swarm_chunks_unavailable(sw), 1);
+  /* the donor serves the other three; only the refused one is left */
+  uint32_t got[16];
+  size_t seen = R.n; /* actions recorded so far (rec_requests counts from) */
+  for (uint32_t c = 0; c < 4; c++) {
+    if (c != a) {
+      assert_int_equal(swarm_chunk_received(sw, 1, c, 1, 40), 0);
+    }
+  }
+  assert_int_equal(swarm_chunk_has(sw, a), 0);
+  assert_int_equal(swarm_chunks_unavailable(sw), 1);
+  assert_int_equal(rec_requests(&R, seen, 1, got, 16), 0); /* the refusal is fresh */
+  seen = R.n;
+  swarm_tick(sw, 10 + cfg.request_timeout_ms + 1);
+  size_t n = rec_requests(&R, seen, 1, got, 16);
+  assert_int_equal(n, 1);
+  assert_int_equal(got[0], a); /* asked again: its store may be repaired */
+  assert_int_equal(swarm_chunk_received(sw, 1, a, 1, 10 + cfg.request_timeout_ms + 2), 0);
+  assert_int_equal(swarm_chunks_unavailable(sw), 0);
+  swarm_free(sw);
+}
+
 /* A request to the only source times out: it is re-issued to that source
  * after the backoff (before, the timeout was remembered as a refusal until
  * the peer announced the chunk again: the fetch starved). */
@@ -557,6 +601,7 @@ int main(void) {
       cmocka_unit_test(test_timeout_reissues_elsewhere),
       cmocka_unit_test(test_lone_refusal_is_retried_after_backoff),
       cmocka_unit_test(test_lone_timeout_is_retried_after_backoff),
+      cmocka_unit_test(test_chunk_refused_by_every_holder_is_unavailable),
       cmocka_unit_test(test_refusal_stands_while_another_peer_has_it),
       cmocka_unit_test(test_out_of_memory_is_clean),
       cmocka_unit_test(test_bad_arguments),
