@@ -354,6 +354,15 @@ void node__links_tick(struct node *n, uint64_t now);
 
 /* Transfers (transfer.c, manifest_xfer.c). */
 void node__transfer_flush(struct node__transfer *t);
+/* The open link to swarm peer handle peer that carries t, or NULL. */
+struct node__link *node__transfer_peer_link(struct node__transfer *t, uint32_t peer);
+
+/* upload.c: bytes reserved in front of a chunk's data in its frame */
+#define NODE__CHUNK_HEAD_ROOM 96
+/* Serves chunk to peer now, or queues it while the upload bucket is in debt. */
+void node__upload_start(struct node__transfer *t, uint32_t peer, uint32_t chunk);
+/* Starts queued uploads as far as the upload bucket allows (each tick). */
+void node__upload_drain_paced(struct node__transfer *t);
 int node__transfer_keep_parts(struct node__transfer *t);
 /* Every chunk is in the staging area: ends FETCH and starts VERIFY. Called
  * on the swarm's COMPLETE, and on a resume that finds nothing missing (a
