@@ -159,7 +159,10 @@ need=$((tot - (have1 - down1)))
 echo "    last run: downloaded $down bytes ($wasted duplicates) for $need missing at restart"
 check "a: fetch after the last restart exits 0 ($rc)" test "$rc" -eq 0
 check "a: no verified chunk fetched twice: $down - $wasted <= $need missing" \
-  test "${down:-0}" -gt 0 -a $((${down:-0} - ${wasted:-0})) -le "$need"
+  bash -c "[ -n '$down' ] && [ $((${down:-0} - ${wasted:-0})) -le $need ] &&
+           { [ $need -eq 0 ] || [ ${down:-0} -gt 0 ]; }"
+# (need is 0 when the last kill landed after every chunk was on disk: a
+# loaded machine polls late; the check then asks that nothing was fetched.)
 tree_ok 1 "a: recipient"
 stop_node 1
 fi
