@@ -46,38 +46,19 @@ tfield() {
   done
   echo "${out[@]}"
 }
-# start_node I ARGS...: node I on port BASE+I, state sI, log logI (appended).
-# PRELOAD, when set, runs it under libfaketime.
+# start_node I ARGS...: lib.sh's (node I on port BASE+I, state sI, log logI),
+# run under libfaketime when PRELOAD is set.
 start_node() {
-  local i=$1
-  shift
-  rm -f "s$i/control.sock" # left behind by a kill -9
   if [ -n "${PRELOAD:-}" ]; then
     LD_PRELOAD=$PRELOAD FAKETIME_TIMESTAMP_FILE=$WORK/faketime FAKETIME_CACHE_DURATION=1 \
-      FAKETIME_DONT_FAKE_MONOTONIC=1 \
-      "$SM" node --listen "127.0.0.1:$((BASE + i))" --key "k$i.key" --trust trust --state "s$i" \
-      "$@" 2>>"log$i" &
+      FAKETIME_DONT_FAKE_MONOTONIC=1 node_launch "$@"
   else
-    "$SM" node --listen "127.0.0.1:$((BASE + i))" --key "k$i.key" --trust trust --state "s$i" \
-      "$@" 2>>"log$i" &
+    node_launch "$@"
   fi
-  NODE_PID[$i]=$!
-  local n
-  for n in $(seq 100); do
-    [ -S "s$i/control.sock" ] && return 0
-    sleep 0.1
-  done
-  echo "    node $i has no control socket after 10 s:"
-  tail -n 5 "log$i" | sed 's/^/    /'
-  return 1
+  node_wait_socket "$1"
 }
 kill_node() { # I: kill -9
   kill -9 "${NODE_PID[$1]}" 2>/dev/null
-  wait "${NODE_PID[$1]}" 2>/dev/null
-  unset "NODE_PID[$1]"
-}
-stop_node() { # I: SIGTERM, wait
-  kill -TERM "${NODE_PID[$1]}" 2>/dev/null
   wait "${NODE_PID[$1]}" 2>/dev/null
   unset "NODE_PID[$1]"
 }

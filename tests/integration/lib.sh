@@ -45,6 +45,42 @@ stop_nodes_exit() {
   if [ "${SM_KEEP:-0}" = 1 ]; then echo "# kept $WORK"; else rm -rf "$WORK"; fi
 }
 
+# Nodes of the tests that use NODE_PID share one layout: node I listens on
+# 127.0.0.1:BASE+I with key kI.key and the trust file "trust", keeps its state
+# in sI/ and appends its log to logI (tests with other layouts, or mariadbd
+# nodes, define their own start_node after sourcing this file).
+# node_launch I ARGS...: starts node I in the background (NODE_PID[I]).
+node_launch() {
+  local i=$1
+  shift
+  rm -f "s$i/control.sock" # left behind by a kill -9
+  "$SM" node --listen "127.0.0.1:$((BASE + i))" --key "k$i.key" --trust trust --state "s$i" \
+    "$@" 2>>"log$i" &
+  NODE_PID[$i]=$!
+}
+# node_wait_socket I: until node I's control socket is up (10 s at most).
+node_wait_socket() {
+  local n
+  for n in $(seq 100); do
+    [ -S "s$1/control.sock" ] && return 0
+    sleep 0.1
+  done
+  echo "    node $1 has no control socket after 10 s:"
+  tail -n 5 "log$1" 2>/dev/null | sed 's/^/    /'
+  return 1
+}
+# start_node I ARGS...: node_launch, then node_wait_socket.
+start_node() {
+  node_launch "$@"
+  node_wait_socket "$1"
+}
+# stop_node I: SIGTERM, then waits for it.
+stop_node() {
+  kill -TERM "${NODE_PID[$1]}" 2>/dev/null
+  wait "${NODE_PID[$1]}" 2>/dev/null
+  unset "NODE_PID[$1]"
+}
+
 finish() {
   echo "$((TESTS_RUN - TESTS_FAILED)) passed, $TESTS_FAILED failed"
   [ "$TESTS_FAILED" -eq 0 ]

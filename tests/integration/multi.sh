@@ -20,22 +20,6 @@ declare -A NODE_PID
 trap stop_nodes_exit EXIT
 cd "$WORK" || exit 1
 
-start_node() { # I ARGS...
-  local i=$1
-  shift
-  "$SM" node --listen "127.0.0.1:$((BASE + i))" --key "k$i.key" --trust trust --state "s$i" \
-    "$@" 2>>"log$i" &
-  NODE_PID[$i]=$!
-}
-wait_socket() {
-  local n
-  for n in $(seq 100); do
-    [ -S "s$1/control.sock" ] && return 0
-    sleep 0.1
-  done
-  echo "    node $1 has no control socket after 10 s"
-  return 1
-}
 manifest_id() { # STORE: the hex id of its latest manifest
   "$SM" manifest show "$1" --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["manifest"])'
 }
@@ -77,11 +61,11 @@ done
 idA=$(manifest_id storeA)
 echo "# $SIZE trees; ports $BASE.."
 
-start_node 0 --serve storeA
+node_launch 0 --serve storeA
 peers=127.0.0.1:$BASE
 for i in $RECIPIENTS; do peers+=",127.0.0.1:$((BASE + i))"; done
-for i in $RECIPIENTS; do start_node "$i" --peers "$peers"; done
-for i in 0 $RECIPIENTS; do wait_socket "$i" || exit 1; done
+for i in $RECIPIENTS; do node_launch "$i" --peers "$peers"; done
+for i in 0 $RECIPIENTS; do node_wait_socket "$i" || exit 1; done
 
 # --- a. every recipient fetches A
 jobs_=()

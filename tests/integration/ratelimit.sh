@@ -19,34 +19,9 @@ BASE=$((10000 + ($$ % 2000) * 10)) # ten ports per run, from our pid
 CAP=3M
 CAP_BYTES=$((3 * 1024 * 1024))
 declare -A NODE_PID
-stop_everything() {
-  local p
-  for p in "${NODE_PID[@]}"; do kill -9 "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$WORK"
-}
-trap stop_everything EXIT
+trap stop_nodes_exit EXIT
 cd "$WORK" || exit 1
 
-start_node() { # I ARGS...: node I on port BASE+I, state sI, log logI
-  local i=$1
-  shift
-  "$SM" node --listen "127.0.0.1:$((BASE + i))" --key "k$i.key" --trust trust --state "s$i" \
-    "$@" 2>>"log$i" &
-  NODE_PID[$i]=$!
-  local n
-  for n in $(seq 100); do
-    [ -S "s$i/control.sock" ] && return 0
-    sleep 0.1
-  done
-  echo "    node $i has no control socket after 10 s"
-  return 1
-}
-stop_node() {
-  kill "${NODE_PID[$1]}" 2>/dev/null
-  wait "${NODE_PID[$1]}" 2>/dev/null
-  unset "NODE_PID[$1]"
-}
 # sample I: one line "uptime_ms network data state max_up max_down" for the
 # first transfer of node I (its FETCH stage, or SERVE on the donor).
 sample() {
