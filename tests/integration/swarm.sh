@@ -36,24 +36,6 @@ t = json.load(open(sys.argv[1]))["transfers"][0]
 print(*(t[k] for k in sys.argv[2:]))' "$@" 2>/dev/null
 }
 
-# start_node I ARGS...: node I on port BASE+I, state sI, log logI.
-start_node() {
-  local i=$1
-  shift
-  "$SM" node --listen "127.0.0.1:$((BASE + i))" --key "k$i.key" --trust trust --state "s$i" \
-    "$@" 2>>"log$i" &
-  NODE_PID[$i]=$!
-}
-wait_socket() { # I: up to 10 s for node I's control socket
-  local n
-  for n in $(seq 100); do
-    [ -S "s$1/control.sock" ] && return 0
-    sleep 0.1
-  done
-  echo "    node $1 has no control socket after 10 s:"
-  tail -n 5 "log$1" | sed 's/^/    /'
-  return 1
-}
 status_json() { "$SM" status --control "s$1/control.sock" --json >"$2" 2>/dev/null; }
 # fetch_timed I: fetches latest into rI through node I; writes "rc seconds"
 # to fetchI.res.
@@ -84,14 +66,14 @@ piece_bytes=$(field manifest.json piece_bytes)
 chunk_size=$(field manifest.json chunk_size)
 echo "# $SIZE tree: $(field manifest.json pieces) pieces, $piece_bytes piece bytes; ports $BASE.."
 
-start_node 0 --serve store
-wait_socket 0 || exit 1
+node_launch 0 --serve store
+node_wait_socket 0 || exit 1
 
 # --- a. one donor, four recipients started together
 peers=127.0.0.1:$BASE
 for i in 1 2 3 4; do peers+=",127.0.0.1:$((BASE + i))"; done
-for i in 1 2 3 4; do start_node "$i" --peers "$peers"; done
-for i in 1 2 3 4; do wait_socket "$i" || exit 1; done
+for i in 1 2 3 4; do node_launch "$i" --peers "$peers"; done
+for i in 1 2 3 4; do node_wait_socket "$i" || exit 1; done
 t0=$(now)
 fetches=()
 for i in 1 2 3 4; do
@@ -117,9 +99,9 @@ for i in 5 6 7 8; do peers+=",127.0.0.1:$((BASE + i))"; done
 # The victim's download is capped (the same on restart) so that polling its
 # status catches it half-way even on a fast machine.
 victim_cap=(--max-download 40M)
-start_node 5 --peers "$peers" "${victim_cap[@]}"
-for i in 6 7 8; do start_node "$i" --peers "$peers"; done
-for i in 5 6 7 8; do wait_socket "$i" || exit 1; done
+node_launch 5 --peers "$peers" "${victim_cap[@]}"
+for i in 6 7 8; do node_launch "$i" --peers "$peers"; done
+for i in 5 6 7 8; do node_wait_socket "$i" || exit 1; done
 victim=5
 fetches=()
 for i in 5 6 7 8; do
@@ -151,8 +133,8 @@ records=$(($(stat -c %s "$journal" 2>/dev/null || echo 0) / 8))
 checkpoints=$(od -An -v -tx1 -w8 "$journal" 2>/dev/null | awk '$1$2$3$4 == "ffffffff"' | wc -l)
 journaled=$((records - checkpoints))
 rm -f "s$victim/control.sock" # a killed node leaves its socket behind
-start_node $victim --peers "$peers" "${victim_cap[@]}"
-wait_socket $victim || exit 1
+node_launch $victim --peers "$peers" "${victim_cap[@]}"
+node_wait_socket $victim || exit 1
 "$SM" fetch latest --target "$WORK/r$victim" --control "s$victim/control.sock" --no-wait >/dev/null
 status_json $victim restart.json
 have0=$(tfield restart.json chunks_have)
@@ -206,8 +188,8 @@ elif ! command -v valgrind >/dev/null; then
 else
   "$GEN" create --out vsrc --size 64M --seed 5 >/dev/null
   "$SM" snapshot --engine dir --source vsrc --out vstore --key k10.key >/dev/null
-  start_node 10 --serve vstore
-  wait_socket 10 || exit 1
+  node_launch 10 --serve vstore
+  node_wait_socket 10 || exit 1
   valgrind --leak-check=full --error-exitcode=9 --log-file=vg.log \
     "$SM" node --listen "127.0.0.1:$((BASE + 11))" --key k11.key --trust trust --state s11 \
     --peers "127.0.0.1:$((BASE + 10))" 2>log11 &
