@@ -3,11 +3,13 @@
 # test and run its demo; does nothing when all are present already.
 set -euo pipefail
 
+# libfaketime: integ_faults' wall-clock jumps; gdb: the stacks a test prints
+# when a node does not stop on SIGTERM.
 packages=(
   build-essential cmake pkg-config clang llvm libclang-rt-14-dev
   libuv1-dev libsodium-dev libmsgpack-dev libzstd-dev libcmocka-dev
   default-libmysqlclient-dev zstd socat iproute2 iptables procps curl tmux
-  python3-jsonschema
+  python3-jsonschema libfaketime gdb
 )
 if [ "${SEEDMESH_DB_PACKAGES:-1}" = 1 ]; then
   packages+=(mariadb-server mariadb-backup galera-4 sysbench)

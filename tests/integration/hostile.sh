@@ -281,16 +281,23 @@ check "control: donor alive after malformed requests" kill -0 $DONOR
 if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
   # File permissions keep other users out; open them up to reach the node's
   # own peer-credential check too.
-  expect_other() { # DESC
+  # A non-zero exit alone would also pass if setpriv could not run seedmesh:
+  # each case names what must have refused it.
+  expect_other() { # DESC: refused; then the caller checks by whom
     setpriv --reuid=65534 --regid=65534 --clear-groups "$SM" status --control "$WORK/$DSOCK" \
       >other.out 2>&1
     local rc=$?
     check "control: $1: refused (exit $rc: $(head -1 other.out))" test "$rc" -ne 0
+    check "control: $1: seedmesh ran and said why" grep -q "^seedmesh" other.out
   }
   expect_other "uid 65534, socket mode $(stat -c %a $DSOCK)"
+  check "control: the file permissions refused it" grep -q "Permission denied" other.out
   chmod 0711 "$WORK" donor
   chmod 0777 $DSOCK
+  refused_before=$(grep -c "refusing a control connection (not the node's owner)" donor.log)
   expect_other "uid 65534, socket and directories opened to all (peer credentials)"
+  check "control: the node's peer-credential check refused it" test \
+    "$(grep -c "refusing a control connection (not the node's owner)" donor.log)" -gt "$refused_before"
   chmod 0600 $DSOCK
   chmod 0700 "$WORK" donor
   check "control: the owner still gets an answer" sh -c "\"$SM\" status --control $DSOCK >/dev/null"

@@ -74,10 +74,42 @@ start_node() {
   node_launch "$@"
   node_wait_socket "$1"
 }
-# stop_node I: SIGTERM, then waits for it.
+# pid_running PID: the process exists and is not a zombie awaiting wait.
+pid_running() {
+  local st
+  st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$st" ] && [ "$st" != Z ]
+}
+# dump_stuck PID LOG: what a process that will not exit is doing (thread
+# stacks when gdb can attach, else each thread's kernel wait channel), and the
+# end of its log.
+dump_stuck() {
+  if command -v gdb >/dev/null; then
+    timeout 60 gdb -p "$1" -batch -ex "thread apply all bt" 2>/dev/null |
+      grep -E '^(Thread|#)' | head -n 120 | sed 's/^/#     /'
+  fi
+  for t in /proc/"$1"/task/*; do
+    echo "#     thread ${t##*/}: $(cat "$t/comm" 2>/dev/null) waits in $(cat "$t/wchan" 2>/dev/null)"
+  done
+  tail -n 15 "$2" 2>/dev/null | sed 's/^/#     log: /'
+}
+# stop_node I: SIGTERM, then waits for it; a node still running 60 s later
+# fails the check with its stacks and is killed, so a shutdown that hangs
+# cannot hang the test.
 stop_node() {
-  kill -TERM "${NODE_PID[$1]}" 2>/dev/null
-  wait "${NODE_PID[$1]}" 2>/dev/null
+  local pid=${NODE_PID[$1]:-} n
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null
+  for n in $(seq 600); do
+    pid_running "$pid" || break
+    sleep 0.1
+  done
+  if pid_running "$pid"; then
+    not_ok "node $1 exits within 60 s of SIGTERM"
+    dump_stuck "$pid" "log$1"
+    kill -9 "$pid" 2>/dev/null
+  fi
+  wait "$pid" 2>/dev/null
   unset "NODE_PID[$1]"
 }
 
