@@ -304,11 +304,25 @@ static int read_slave_status(MYSQL *m, struct slave_status *s, char *err) {
   return 0;
 }
 
+/* How long CAUGHT_UP waits for a source that stopped answering. */
+#define SOURCE_RETRY_S 30
+
 int engine__mariadb_wait(const struct engine_server *srv, const struct engine_join_options *o,
                          unsigned timeout_s, char *out_gtid, char *err) {
   uint32_t source_id = 0;
-  int rc = engine_mariadb_probe_source(o, out_gtid, &source_id, err);
+  /* The source answered when join began; by now it may be restarting.
+   * Its position is asked again for a while before giving up. */
+  double first_try = engine__now_s();
+  int rc;
+  while ((rc = engine_mariadb_probe_source(o, out_gtid, &source_id, err)) < 0 &&
+         engine__now_s() - first_try < SOURCE_RETRY_S) {
+    engine__sleep_ms(1000);
+  }
   if (rc < 0) {
+    char inner[ENGINE_ERR_MAX];
+    snprintf(inner, sizeof(inner), "%s", err);
+    engine__err(err, "%s, still after %d s; the replica reconnects and catches up by itself "
+                "once the source is back", inner, SOURCE_RETRY_S);
     return rc;
   }
   MYSQL *m = NULL;

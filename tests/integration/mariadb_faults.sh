@@ -13,7 +13,11 @@
 #  (e) a recipient (node and join) killed -9 during fetch: the node restarted
 #      and join run again resume and fetch exactly the missing chunks;
 #  (f) a join that fails after PLACE (the server cannot start): run again, it
-#      starts the placed datadir without fetching again.
+#      starts the placed datadir without fetching again;
+#  (g) the source unreachable at JOIN time (reachable through a proxy when
+#      join checks it, gone once the datadir is placed): a clear line after
+#      30 s of retries, the new replica left running with replication set up,
+#      and it catches up by itself once the source is back.
 # At the end every replica's CHECKSUM TABLE equals the donor's.
 # usage: mariadb_faults.sh SEEDMESH   (exit 77 = skipped: no tools or no way
 # to mount a size-limited filesystem)
@@ -24,7 +28,7 @@ mariadb_need_tools
 command -v python3 >/dev/null || { echo "SKIP: python3 is needed to read status --json"; exit 77; }
 
 cd "$WORK"
-base=$((10000 + ($$ % 2200) * 10)) # below the ephemeral range (32768+)
+base=$((10000 + ($$ % 1800) * 12)) # 12 ports, below the ephemeral range (32768+)
 DPORT=$base
 pids=()
 servers=()
@@ -295,6 +299,45 @@ check "(f) join run again starts the placed datadir and reaches CAUGHT_UP, no fe
   caught_up_skipping joinF2.json FETCH PREPARE PLACE
 [ $rc -eq 0 ] || sed 's/^/    /' joinF2.err | tail -3
 
+# ---- (g) the source unreachable at JOIN time
+PROXY=$((base + 10))
+proxy_start() {
+  socat TCP-LISTEN:$PROXY,bind=127.0.0.1,reuseaddr,fork TCP:127.0.0.1:$DPORT 2>/dev/null &
+  proxy_pid=$!
+  pids+=($proxy_pid)
+  for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$PROXY) 2>/dev/null && return 0; sleep 0.1; done
+  return 1
+}
+proxy_stop() { pkill -P "$proxy_pid" 2>/dev/null; kill "$proxy_pid" 2>/dev/null; wait "$proxy_pid" 2>/dev/null; }
+if command -v socat >/dev/null && proxy_start; then
+  JOING=(--engine mariadb --source-host 127.0.0.1 --source-port $PROXY --replication-user repl
+         --replication-password-file "$WORK/repl.pw" --quiet --json)
+  "$SM" join "${JOING[@]}" --control s2/control.sock \
+    --target "$WORK/r5/data" --port $((base + 11)) >joinG.json 2>joinG.err &
+  jpid=$!
+  for _ in $(seq 1200); do
+    [ -e r5/data/seedmesh_join_placed ] && break
+    kill -0 "$jpid" 2>/dev/null || break
+    sleep 0.05
+  done
+  placed=$([ -e r5/data/seedmesh_join_placed ] && echo yes || echo no)
+  proxy_stop
+  t0=$(date +%s)
+  wait "$jpid"
+  rc=$?
+  check "(g) the source went away once the datadir was placed ($placed); join fails after $(($(date +%s) - t0)) s: $(head -1 joinG.err)" \
+    failed_one_line $rc joinG.err "replication source unreachable.*still after 30 s.*keeps running"
+  io=$(mariadb -S "$WORK/r5/data/mariadbd.sock" -uroot -e "SHOW SLAVE STATUS\G" 2>/dev/null |
+    awk '/Master_Port:|Slave_IO_Running:/ {printf "%s ", $2}')
+  check "(g) the new replica runs with replication set up (Master_Port, IO thread: $io)" \
+    test "$io" = "$PROXY Connecting "
+  proxy_start || not_ok "(g) the proxy did not come back (test setup)"
+  replicas_g=r5/data
+else
+  echo "ok - # SKIP (g): socat is needed for the proxy"
+  replicas_g=""
+fi
+
 # ---- every replica equals the donor once the writes stop
 kill "$sbpid" 2>/dev/null
 wait "$sbpid" 2>/dev/null
@@ -302,9 +345,10 @@ final=$(q "$WORK/donor/sock" "SELECT @@gtid_binlog_pos")
 tables=$(seq -s, -f 'sbtest.sbtest%g' 1 $TABLES)
 q "$WORK/donor/sock" "CHECKSUM TABLE $tables" >sum.donor
 check "the donor's CHECKSUM TABLE gives $TABLES non-zero checksums" checksums_valid sum.donor $TABLES
-for r in small/live r2/data r3/data r4/data; do
+# r5 reconnects at its next retry (MASTER_CONNECT_RETRY, 60 s by default)
+for r in small/live r2/data r3/data r4/data $replicas_g; do
   s="$WORK/$r/mariadbd.sock"
-  q "$s" "SELECT MASTER_GTID_WAIT('$final', 60)" >/dev/null 2>&1
+  q "$s" "SELECT MASTER_GTID_WAIT('$final', 120)" >/dev/null 2>&1
   q "$s" "CHECKSUM TABLE $tables" >sum.x 2>/dev/null
   check "replica $r: CHECKSUM TABLE equals the donor's at $final" checksums_equal sum.donor sum.x $TABLES
 done
