@@ -7,7 +7,7 @@
 #              joins, `seedmesh sst` serves them from the swarm.
 #   mode join: `seedmesh join --engine galera` seeds each datadir before
 #              mariadbd starts; the nodes join by IST only. (The flags used here
-#              are a draft.)
+#              are the ones docs/galera.md documents.)
 # First, without servers: the joiner's ready line, stdout with protocol lines
 # only, a forged answer ignored, the joiner stopping when --parent dies, the
 # donor refusing a joiner of another method.
