@@ -353,4 +353,5 @@ void sim__gossip_summarize(const struct sim *s, struct sim_result *r) {
   r->gossip_lost = gl->lost;
   r->gossip_streams = gl->streams;
   r->gossip_stream_bytes = gl->stream_bytes;
+  r->gossip_bad_dials = gl->bad_dials;
 }

@@ -238,6 +238,9 @@ static void act_run(struct sim *s, const struct sim__act *x) {
   }
   switch (x->a.type) {
   case SWARM_ACT_CONNECT:
+    if (s->gl != NULL && !s->gl->node[a].knows[b]) {
+      s->gl->bad_dials++; /* a member its gossip core never reported */
+    }
     sim__ev_push(s, s->now + s->lat_us, EV_DIAL, a, b, 0, 0, 0, NULL);
     break;
   case SWARM_ACT_DISCONNECT:

@@ -85,6 +85,8 @@ struct sim_result {
   uint64_t gossip_datagrams, gossip_bytes; /* sent, envelope included */
   uint64_t gossip_lost;     /* datagrams dropped by --loss */
   uint64_t gossip_streams, gossip_stream_bytes; /* push-pull messages */
+  uint64_t gossip_bad_dials; /* swarm dials to a node the dialer's gossip
+                                core did not hold alive (0 by design) */
 };
 
 /* Creates a simulation of cfg. Errors: SM_EINVAL (bad scenario), SM_ENOMEM,

@@ -86,6 +86,7 @@ struct sim__gossip {
   uint64_t missing;          /* live pairs (a, b) where a does not know b */
   uint64_t members_us;       /* when missing last fell to 0 */
   uint64_t datagrams, bytes, lost, streams, stream_bytes;
+  uint64_t bad_dials;        /* swarm dials to members not known alive */
 };
 
 struct sim {
