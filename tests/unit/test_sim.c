@@ -152,16 +152,21 @@ static void test_twenty_nodes_complete(void **state) {
   sim_free(s);
 }
 
+/* 20 recipients uploading at `up`, a 125 MB/s donor that dies at 2.5 s. */
+static void donor_fail_config(struct sim_config *cfg, double up) {
+  small_config(cfg, 20);
+  cfg->up = up;
+  cfg->donor_up = 125e6;
+  cfg->donor_fail_at = 2.5;
+}
+
 /* Recipients upload slowly, so the swarm needs ~4 F/u_s; the donor has
  * pushed every chunk out long before it dies. */
 static void test_donor_failure(void **state) {
   (void)state;
   struct sim_config cfg;
   struct sim_result r;
-  small_config(&cfg, 20);
-  cfg.up = 25e6;
-  cfg.donor_up = 125e6;
-  cfg.donor_fail_at = 2.5;
+  donor_fail_config(&cfg, 25e6);
   assert_int_equal(run(&cfg, NULL, &r), 0);
   printf("donor fails at 2.5 s: donor sent %.2f x F, max %.3f s\n",
          (double)r.donor_up / (double)cfg.size, r.max_s);
@@ -286,11 +291,8 @@ static void test_gossip_donor_failure(void **state) {
   (void)state;
   struct sim_config cfg;
   struct sim_result r;
-  small_config(&cfg, 20);
+  donor_fail_config(&cfg, 2e6);
   cfg.gossip = 1;
-  cfg.up = 2e6;
-  cfg.donor_up = 125e6;
-  cfg.donor_fail_at = 2.5;
   assert_int_equal(run(&cfg, NULL, &r), 0);
   double n = cfg.nodes + 1;
   double t_first = 2.0;
