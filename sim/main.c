@@ -31,6 +31,8 @@ static void usage(FILE *f) {
           "  --json               summary as one JSON object\n"
           "  --exact-share        exact global max-min bandwidth sharing (slow;\n"
           "                       validates the default local model)\n"
+          "  --gossip             membership from a real gossip core per node\n"
+          "                       (recipients start knowing only the donor)\n"
           "sizes/rates take K M G T (x1000) or Ki Mi Gi Ti (x1024)\n");
 }
 
@@ -46,7 +48,7 @@ int main(int argc, char **argv) {
   enum {
     O_NODES = 256, O_SIZE, O_CHUNK, O_UP, O_DOWN, O_DUP, O_DDOWN, O_LAT,
     O_LOSS, O_SLOWF, O_SLOWK, O_CHURN, O_CHURND, O_DFAIL, O_LATE, O_SEED,
-    O_LIMIT, O_TICK, O_PEERS, O_SLOTS, O_CSV, O_JSON, O_EXACT, O_HELP,
+    O_LIMIT, O_TICK, O_PEERS, O_SLOTS, O_CSV, O_JSON, O_EXACT, O_GOSSIP, O_HELP,
   };
   static const struct option opts[] = {
       {"nodes", required_argument, NULL, O_NODES},
@@ -72,6 +74,7 @@ int main(int argc, char **argv) {
       {"csv", required_argument, NULL, O_CSV},
       {"json", no_argument, NULL, O_JSON},
       {"exact-share", no_argument, NULL, O_EXACT},
+      {"gossip", no_argument, NULL, O_GOSSIP},
       {"help", no_argument, NULL, O_HELP},
       {NULL, 0, NULL, 0},
   };
@@ -97,6 +100,10 @@ int main(int argc, char **argv) {
     }
     if (c == O_EXACT) {
       cfg.exact_share = 1;
+      continue;
+    }
+    if (c == O_GOSSIP) {
+      cfg.gossip = 1;
       continue;
     }
     if (c == O_JSON) {

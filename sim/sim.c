@@ -1,8 +1,10 @@
 /* sim.c - the simulated world: one real swarm core per node, an in-memory
  * network of connections and timed messages (events in evq.c, chunk bytes
  * as fluid flows in net.c), per-node ticks, and the scenario's disruptions
- * (churn, donor failure, late joins). The main loop always processes the
- * earliest of: a flow finishing at its sender, or a queued event.
+ * (churn, donor failure, late joins). With --gossip, membership comes from
+ * gossip_link.c instead of being known from the start. The main loop always
+ * processes the earliest of: a flow finishing at its sender, or a queued
+ * event.
  *
  *   core A --emit--> action queue --flush--> message (now + latency) --> core B
  *                                   \--> UPLOAD_START: flow A->B; the
@@ -84,9 +86,9 @@ static void conn_set(struct sim *s, uint32_t a, uint32_t b, uint32_t gen,
   *conn_at(s, b, a) = v;
 }
 
-static void ev_push(struct sim *s, uint64_t at, uint32_t type, uint32_t from,
-                    uint32_t to, uint32_t chunk, uint32_t gen, int32_t arg,
-                    uint8_t *bits) {
+void sim__ev_push(struct sim *s, uint64_t at, uint32_t type, uint32_t from,
+                  uint32_t to, uint32_t chunk, uint32_t gen, int32_t arg,
+                  uint8_t *bits) {
   struct sim_event ev = {.at = at, .type = type, .from = from, .to = to,
                          .chunk = chunk, .gen = gen, .arg = arg, .bits = bits};
   int rc = sim_evq_push(&s->evq, &ev);
@@ -114,7 +116,7 @@ static void msg_send(struct sim *s, uint32_t a, uint32_t b, uint32_t type,
     }
     memcpy(copy, bits, s->bits_len);
   }
-  ev_push(s, s->now + s->lat_us, type, a, b, chunk, gen, arg, copy);
+  sim__ev_push(s, s->now + s->lat_us, type, a, b, chunk, gen, arg, copy);
 }
 
 static uint64_t core_now(const struct sim *s) {
@@ -162,8 +164,7 @@ static void sim_emit(void *user, const struct swarm_action *act) {
   s->acts_len++;
 }
 
-static void flush(struct sim *s);
-static void node_stop(struct sim *s, uint32_t k, int forever);
+static void node_stop(struct sim *s, uint32_t k, int forever, int graceful);
 
 /* Aborts every flow between a and b (both directions). */
 static void flows_abort(struct sim *s, uint32_t a, uint32_t b) {
@@ -191,7 +192,7 @@ static void conn_close(struct sim *s, uint32_t a, uint32_t b) {
   }
   conn_set(s, a, b, gen, 0);
   flows_abort(s, a, b);
-  ev_push(s, s->now + s->lat_us, EV_CLOSE, a, b, 0, gen, 0, NULL);
+  sim__ev_push(s, s->now + s->lat_us, EV_CLOSE, a, b, 0, gen, 0, NULL);
 }
 
 static void upload_start(struct sim *s, uint32_t a, uint32_t b, uint32_t c) {
@@ -208,7 +209,7 @@ static void upload_start(struct sim *s, uint32_t a, uint32_t b, uint32_t c) {
   if (sim__flow_start(s, a, b, c, gen) == SIM__NONE) {
     return;
   }
-  ev_push(s, s->now + s->lat_us, EV_DATA_FIRST, a, b, c, gen, 0, NULL);
+  sim__ev_push(s, s->now + s->lat_us, EV_DATA_FIRST, a, b, c, gen, 0, NULL);
 }
 
 static void upload_cancel(struct sim *s, uint32_t a, uint32_t b, uint32_t c) {
@@ -237,7 +238,10 @@ static void act_run(struct sim *s, const struct sim__act *x) {
   }
   switch (x->a.type) {
   case SWARM_ACT_CONNECT:
-    ev_push(s, s->now + s->lat_us, EV_DIAL, a, b, 0, 0, 0, NULL);
+    if (s->gl != NULL && !s->gl->node[a].knows[b]) {
+      s->gl->bad_dials++; /* a member its gossip core never reported */
+    }
+    sim__ev_push(s, s->now + s->lat_us, EV_DIAL, a, b, 0, 0, 0, NULL);
     break;
   case SWARM_ACT_DISCONNECT:
   case SWARM_ACT_BAN:
@@ -274,13 +278,13 @@ static void act_run(struct sim *s, const struct sim__act *x) {
     }
     break;
   case SWARM_ACT_LINGER_DONE:
-    node_stop(s, a, 1);
+    node_stop(s, a, 1, 1);
     break;
   }
 }
 
 /* Runs the actions queued by core calls, including those they cause. */
-static void flush(struct sim *s) {
+void sim__flush(struct sim *s) {
   for (size_t i = 0; i < s->acts_len; i++) {
     struct sim__act x = s->acts[i];
     act_run(s, &x);
@@ -292,7 +296,7 @@ static void flush(struct sim *s) {
 /* ------------------------------------------------------ node lifecycle */
 
 static void tick_schedule(struct sim *s, uint32_t k, uint64_t at) {
-  ev_push(s, at, EV_TICK, k, k, 0, s->node[k].life, 0, NULL);
+  sim__ev_push(s, at, EV_TICK, k, k, 0, s->node[k].life, 0, NULL);
 }
 
 static int node_start(struct sim *s, uint32_t k) {
@@ -333,23 +337,32 @@ static int node_start(struct sim *s, uint32_t k) {
   }
   nd->up_now = 1;
   s->cur = k;
-  if (k != 0) {
+  if (s->gl != NULL) {
+    rc = sim__gossip_start(s, k); /* candidates come from gossip */
+    if (rc != 0) {
+      return rc;
+    }
+  } else if (k != 0) {
     for (uint32_t j = 0; j < s->nn; j++) {
       if (j != k && s->node[j].join_us <= s->now && !s->node[j].gone) {
         (void)swarm_candidate_add(nd->sw, j, peer_flags(j), core_now(s));
       }
     }
   }
-  flush(s);
+  sim__flush(s);
   uint64_t tick_us = (uint64_t)s->cfg.tick_ms * 1000;
   tick_schedule(s, k, s->now + 1 + (tick_us * k) / s->nn);
   return 0;
 }
 
-static void node_stop(struct sim *s, uint32_t k, int forever) {
+/* graceful: its gossip core announces the leave (else it goes silent). */
+static void node_stop(struct sim *s, uint32_t k, int forever, int graceful) {
   struct sim__node *nd = &s->node[k];
   if (!nd->up_now) {
     return;
+  }
+  if (s->gl != NULL) {
+    sim__gossip_stop(s, k, graceful);
   }
   nd->up_now = 0;
   nd->gone = forever;
@@ -366,7 +379,7 @@ static void deliver_dial(struct sim *s, uint32_t a, uint32_t b) {
   struct sim__node *nb = &s->node[b];
   uint32_t gen;
   if (!nb->up_now) {
-    ev_push(s, s->now + s->lat_us, EV_REFUSE, b, a, 0, 0, 0, NULL);
+    sim__ev_push(s, s->now + s->lat_us, EV_REFUSE, b, a, 0, 0, 0, NULL);
     return;
   }
   int was_open = conn_open(s, a, b, &gen);
@@ -378,12 +391,12 @@ static void deliver_dial(struct sim *s, uint32_t a, uint32_t b) {
   if (rc == 0 || (rc == SM_EEXIST && was_open)) {
     conn_set(s, a, b, gen, 1);
     /* The accept goes out before the bitfield the core just emitted. */
-    ev_push(s, s->now + s->lat_us, EV_ACCEPT, b, a, 0, gen, 0, NULL);
+    sim__ev_push(s, s->now + s->lat_us, EV_ACCEPT, b, a, 0, gen, 0, NULL);
   } else {
     if (was_open) {
       conn_close(s, b, a);
     }
-    ev_push(s, s->now + s->lat_us, EV_REFUSE, b, a, 0, 0, 0, NULL);
+    sim__ev_push(s, s->now + s->lat_us, EV_REFUSE, b, a, 0, 0, 0, NULL);
   }
 }
 
@@ -430,6 +443,10 @@ static void deliver(struct sim *s, const struct sim_event *ev) {
   uint32_t b = ev->to;
   struct sim__node *nb = &s->node[b];
   uint32_t gen;
+  if (ev->type >= SIM__EV_GOSSIP_DGRAM) {
+    sim__gossip_deliver(s, ev);
+    return;
+  }
   switch (ev->type) {
   case EV_DIAL:
     deliver_dial(s, a, b);
@@ -439,14 +456,14 @@ static void deliver(struct sim *s, const struct sim_event *ev) {
       s->cur = b;
       progress_report(s, b);
       swarm_tick(nb->sw, core_now(s));
-      flush(s);
+      sim__flush(s);
       if (nb->up_now) {
         tick_schedule(s, b, s->now + (uint64_t)s->cfg.tick_ms * 1000);
       }
     }
     return;
   case EV_LEAVE:
-    node_stop(s, b, 0);
+    node_stop(s, b, 0, b % 2 == 0); /* odd ids just go silent */
     return;
   case EV_RETURN:
   case EV_JOIN:
@@ -456,19 +473,19 @@ static void deliver(struct sim *s, const struct sim_event *ev) {
     if (node_start(s, b) != 0 && s->err == 0) {
       s->err = SM_ENOMEM;
     }
-    if (ev->type == EV_JOIN) {
+    if (ev->type == EV_JOIN && s->gl == NULL) {
       for (uint32_t j = 1; j < s->nn; j++) {
         if (j != b && s->node[j].up_now) {
           s->cur = j;
           (void)swarm_candidate_add(s->node[j].sw, b, 0, core_now(s));
-          flush(s);
+          sim__flush(s);
         }
       }
     }
     return;
   case EV_DONOR_FAIL:
-    node_stop(s, 0, 1);
-    for (uint32_t j = 1; j < s->nn; j++) {
+    node_stop(s, 0, 1, 0);
+    for (uint32_t j = 1; s->gl == NULL && j < s->nn; j++) {
       if (s->node[j].up_now) {
         (void)swarm_candidate_remove(s->node[j].sw, 0);
       }
@@ -524,7 +541,7 @@ static void deliver(struct sim *s, const struct sim_event *ev) {
     }
     break;
   }
-  flush(s);
+  sim__flush(s);
 }
 
 /* Sender k's earliest flows finished now. */
@@ -547,12 +564,12 @@ static void flows_finish(struct sim *s, uint32_t k) {
     struct sim__flow f = s->flows[done[i]];
     sim__flow_stop(s, done[i]);
     nd->bytes_up += (uint64_t)f.size;
-    ev_push(s, s->now + s->lat_us, EV_DATA_DONE, k, f.to, f.chunk, f.gen, 0,
-            NULL);
+    sim__ev_push(s, s->now + s->lat_us, EV_DATA_DONE, k, f.to, f.chunk,
+                 f.gen, 0, NULL);
     s->cur = k;
     (void)swarm_upload_done(nd->sw, f.to, f.chunk, (uint64_t)f.size,
                             core_now(s));
-    flush(s);
+    sim__flush(s);
   }
 }
 
@@ -566,6 +583,7 @@ int sim_new(const struct sim_config *cfg, struct sim **out) {
       cfg->donor_down <= 0.0 || cfg->slow_factor < 1.0 || cfg->tick_ms == 0 ||
       cfg->loss < 0.0 || cfg->loss >= 1.0 || cfg->latency_ms < 0.0 ||
       cfg->nodes + cfg->late_count > 60000 ||
+      (cfg->gossip && cfg->nodes + cfg->late_count + 1 > SM_TRUST_MAX) ||
       (cfg->size + cfg->chunk - 1) / cfg->chunk > (1u << 26)) {
     return SM_EINVAL;
   }
@@ -624,6 +642,12 @@ int sim_new(const struct sim_config *cfg, struct sim **out) {
   memset(s->node[0].truth, 1, s->n);
   s->node[0].have = s->n;
   s->node[0].complete = 1;
+  if (cfg->gossip) {
+    rc = sim__gossip_init(s);
+    if (rc != 0) {
+      goto out;
+    }
+  }
   *out = s;
   s = NULL;
   rc = 0;
@@ -640,6 +664,7 @@ void sim_free(struct sim *s) {
     swarm_free(s->node[k].sw);
     sm_free(s->node[k].truth);
   }
+  sim__gossip_cleanup(s);
   sim__net_cleanup(s);
   sim_evq_cleanup(&s->evq);
   sm_free(s->chunk_bytes);
@@ -661,8 +686,7 @@ int sim_node_has(const struct sim *s, uint32_t i, uint32_t c) {
 
 /* ----------------------------------------------------------------- run */
 
-/* Seconds for the fluid bound over the recipients selected by fast_only. */
-static double bound_s(const struct sim *s, int fast_only) {
+double sim__bound_s(const struct sim *s, int fast_only) {
   double F = (double)s->cfg.size;
   double us = s->node[0].up * 1e6;
   double sum_up = us;
@@ -683,85 +707,24 @@ static double bound_s(const struct sim *s, int fast_only) {
 }
 
 static void schedule_scenario(struct sim *s) {
-  double t_est = bound_s(s, 0);
+  double t_est = sim__bound_s(s, 0);
   for (uint32_t k = 1; k <= s->cfg.nodes; k++) {
     if (s->cfg.churn > 0.0 && sim__rand01(s) < s->cfg.churn) {
       double at = t_est * (0.1 + 0.6 * sim__rand01(s));
       uint64_t leave = (uint64_t)llround(at * 1e6);
       uint64_t back = leave + (uint64_t)llround(s->cfg.churn_down_s * 1e6);
       s->node[k].churn = 1;
-      ev_push(s, leave, EV_LEAVE, k, k, 0, 0, 0, NULL);
-      ev_push(s, back, EV_RETURN, k, k, 0, 0, 0, NULL);
+      sim__ev_push(s, leave, EV_LEAVE, k, k, 0, 0, 0, NULL);
+      sim__ev_push(s, back, EV_RETURN, k, k, 0, 0, 0, NULL);
     }
   }
   for (uint32_t k = s->cfg.nodes + 1; k < s->nn; k++) {
-    ev_push(s, s->node[k].join_us, EV_JOIN, k, k, 0, 0, 0, NULL);
+    sim__ev_push(s, s->node[k].join_us, EV_JOIN, k, k, 0, 0, 0, NULL);
   }
   if (s->cfg.donor_fail_at >= 0.0) {
-    ev_push(s, (uint64_t)llround(s->cfg.donor_fail_at * 1e6), EV_DONOR_FAIL,
-            0, 0, 0, 0, 0, NULL);
+    sim__ev_push(s, (uint64_t)llround(s->cfg.donor_fail_at * 1e6),
+                 EV_DONOR_FAIL, 0, 0, 0, 0, 0, NULL);
   }
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a;
-  double y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static void summarize(struct sim *s, struct sim_result *r) {
-  memset(r, 0, sizeof(*r));
-  uint32_t nr = s->nn - 1;
-  double *t = sm_calloc(nr + 1, sizeof(*t));
-  uint32_t nt = 0;
-  r->recipients = nr;
-  r->end_s = (double)s->now / 1e6;
-  for (uint32_t k = 1; k < s->nn; k++) {
-    struct sim__node *nd = &s->node[k];
-    struct sim_node_result *x = &s->res[k];
-    x->slow = nd->slow;
-    x->complete = nd->complete;
-    x->completion_s = nd->complete ? (double)nd->complete_us / 1e6 : -1.0;
-    x->join_s = (double)nd->join_us / 1e6;
-    x->bytes_down = nd->bytes_down;
-    x->bytes_up = nd->bytes_up;
-    x->from_donor = nd->from_donor;
-    x->chunks = nd->have;
-    r->slow += (uint32_t)nd->slow;
-    r->bytes_moved += nd->bytes_up;
-    r->bytes_wasted += nd->wasted;
-    if (nd->complete) {
-      r->complete++;
-      if (t != NULL) {
-        t[nt++] = x->completion_s;
-      }
-      if (!nd->slow) {
-        r->fast_max_s = fmax(r->fast_max_s, x->completion_s);
-      }
-    }
-  }
-  r->bytes_moved += s->node[0].bytes_up;
-  r->donor_up = s->node[0].bytes_up;
-  if (nt > 0) {
-    qsort(t, nt, sizeof(*t), cmp_double);
-    r->p50_s = t[(nt - 1) / 2];
-    r->p99_s = t[(size_t)ceil(0.99 * nt) - 1];
-    r->max_s = t[nt - 1];
-  }
-  sm_free(t);
-  r->t_min_s = bound_s(s, 0);
-  r->t_min_fast_s = bound_s(s, 1);
-  r->baseline_s = (double)nr * (double)s->cfg.size / (s->node[0].up * 1e6);
-  for (uint32_t c = 0; c < s->n; c++) {
-    uint32_t k = 0;
-    while (k < s->nn && !(s->node[k].up_now && s->node[k].truth[c])) {
-      k++;
-    }
-    r->chunks_lost += (k == s->nn) ? 1u : 0u;
-  }
-  r->events = s->events;
-  r->flow_updates = s->flow_updates;
-  r->max_util = s->max_util;
 }
 
 int sim_run(struct sim *s, struct sim_result *out) {
@@ -799,6 +762,6 @@ int sim_run(struct sim *s, struct sim_result *out) {
     rc = SM_ETIMEOUT;
   }
 out:
-  summarize(s, out);
+  sim__summarize(s, out);
   return rc;
 }

@@ -3,6 +3,7 @@
  * over simulated links: per-node upload/download capacities shared by
  * concurrent chunk transfers (fluid model), one-way latency for control
  * messages, optional loss, slow nodes, churn, donor failure and late joins.
+ * With `gossip`, membership comes from one real gossip core per node too.
  * Same config (incl. seed) => identical results. Model: docs/simulation.md. */
 #ifndef SM_SIM_H
 #define SM_SIM_H
@@ -38,6 +39,9 @@ struct sim_config {
   int exact_share;          /* exact global max-min sharing instead of the
                                local model: O(links x flows) per change,
                                for validating on small scenarios */
+  int gossip;               /* run a real gossip core per node: recipients
+                               start knowing only the donor (their seed)
+                               and dial only members gossip reports alive */
 };
 
 /* Defaults: 10 recipients, 1 GiB, 4 MiB chunks, 125e6 B/s everywhere, 1 ms
@@ -72,6 +76,17 @@ struct sim_result {
   uint64_t flow_updates;    /* flow rate recomputations */
   double max_util;          /* highest observed link utilisation (<= 1) */
   uint32_t chunks_lost;     /* chunks no running node holds at the end */
+  /* With cfg.gossip only (else 0): */
+  double members_s;         /* when every live node last came to know every
+                               other live node as a member; -1: not at the
+                               end of the run */
+  double donor_dead_s;      /* when the last live recipient held the donor
+                               dead; -1: some did not (or no failure) */
+  uint64_t gossip_datagrams, gossip_bytes; /* sent, envelope included */
+  uint64_t gossip_lost;     /* datagrams dropped by --loss */
+  uint64_t gossip_streams, gossip_stream_bytes; /* push-pull messages */
+  uint64_t gossip_bad_dials; /* swarm dials to a node the dialer's gossip
+                                core did not hold alive (0 by design) */
 };
 
 /* Creates a simulation of cfg. Errors: SM_EINVAL (bad scenario), SM_ENOMEM,

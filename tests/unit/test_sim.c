@@ -1,6 +1,7 @@
 /* test_sim.c - tests of the swarm simulator (sim/): event ordering, the
  * bandwidth model against closed-form times and capacities, replay from a
- * seed, whole-swarm completion, donor failure and disruptions. */
+ * seed, whole-swarm completion, donor failure and disruptions, and the same
+ * with membership from the real gossip core (--gossip). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <math.h>
 
 #include <cmocka.h>
 
@@ -149,16 +152,21 @@ static void test_twenty_nodes_complete(void **state) {
   sim_free(s);
 }
 
+/* 20 recipients uploading at `up`, a 125 MB/s donor that dies at 2.5 s. */
+static void donor_fail_config(struct sim_config *cfg, double up) {
+  small_config(cfg, 20);
+  cfg->up = up;
+  cfg->donor_up = 125e6;
+  cfg->donor_fail_at = 2.5;
+}
+
 /* Recipients upload slowly, so the swarm needs ~4 F/u_s; the donor has
  * pushed every chunk out long before it dies. */
 static void test_donor_failure(void **state) {
   (void)state;
   struct sim_config cfg;
   struct sim_result r;
-  small_config(&cfg, 20);
-  cfg.up = 25e6;
-  cfg.donor_up = 125e6;
-  cfg.donor_fail_at = 2.5;
+  donor_fail_config(&cfg, 25e6);
   assert_int_equal(run(&cfg, NULL, &r), 0);
   printf("donor fails at 2.5 s: donor sent %.2f x F, max %.3f s\n",
          (double)r.donor_up / (double)cfg.size, r.max_s);
@@ -199,6 +207,134 @@ static void test_disruptions_complete(void **state) {
   printf("churn+late+loss: max %.3f s, T_min %.3f s\n", r.max_s, r.t_min_s);
 }
 
+/* ------------------------------------------------------------- --gossip */
+
+/* The whole text and JSON report of one run, in a new heap string. */
+static char *report_of(const struct sim_config *cfg, struct sim_result *r,
+                       int *rc) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  assert_non_null(f);
+  *rc = run(cfg, NULL, r);
+  sim_report_print(cfg, r, 0, f);
+  sim_report_print(cfg, r, 1, f);
+  assert_int_equal(fclose(f), 0);
+  return buf;
+}
+
+static void test_gossip_twenty_nodes(void **state) {
+  (void)state;
+  struct sim_config cfg;
+  struct sim_result r;
+  struct sim *s = NULL;
+  small_config(&cfg, 20);
+  cfg.gossip = 1;
+  assert_int_equal(run(&cfg, &s, &r), 0);
+  assert_int_equal(r.complete, 20);
+  uint32_t n = (uint32_t)(cfg.size / cfg.chunk);
+  for (uint32_t i = 0; i < 20; i++) {
+    assert_int_equal(sim_node_get(s, i)->chunks, n);
+  }
+  printf("gossip, 20 nodes: max %.3f s (T_min %.3f s), members %.3f s, "
+         "%llu datagrams, %llu push-pulls\n",
+         r.max_s, r.t_min_s, r.members_s,
+         (unsigned long long)r.gossip_datagrams,
+         (unsigned long long)r.gossip_streams);
+  /* Everyone learned everyone through gossip, before the swarm finished. */
+  assert_true(r.members_s > 0.0);
+  assert_true(r.members_s < r.max_s);
+  assert_true(r.gossip_datagrams > 0 && r.gossip_bytes > r.gossip_datagrams);
+  assert_true(r.gossip_streams >= 20); /* each join is a push-pull */
+  assert_true(r.gossip_bad_dials == 0);
+  assert_true(r.max_s < 2.0 * r.t_min_s);
+  sim_free(s);
+  /* Without --gossip nothing is reported. */
+  cfg.gossip = 0;
+  assert_int_equal(run(&cfg, NULL, &r), 0);
+  assert_true(r.gossip_datagrams == 0 && r.members_s == 0.0);
+}
+
+static void test_gossip_replay(void **state) {
+  (void)state;
+  struct sim_config cfg;
+  struct sim_result a, b, c;
+  int rc_a = 0;
+  int rc_b = 0;
+  int rc_c = 0;
+  small_config(&cfg, 20);
+  cfg.gossip = 1;
+  cfg.loss = 0.02;
+  cfg.seed = 11;
+  char *x = report_of(&cfg, &a, &rc_a);
+  char *y = report_of(&cfg, &b, &rc_b);
+  assert_int_equal(rc_a, 0);
+  assert_int_equal(rc_b, 0);
+  assert_string_equal(x, y);
+  assert_true(a.gossip_lost > 0); /* --loss applies to datagrams */
+  cfg.seed = 12;
+  char *z = report_of(&cfg, &c, &rc_c);
+  assert_int_equal(rc_c, 0);
+  assert_true(strcmp(x, z) != 0);
+  assert_true(a.gossip_datagrams != c.gossip_datagrams ||
+              a.gossip_bytes != c.gossip_bytes || a.events != c.events);
+  free(x);
+  free(y);
+  free(z);
+}
+
+/* The donor dies for good; recipients upload slowly, so the swarm runs long
+ * after. SWIM must declare the donor dead at every live recipient, within
+ * docs/gossip.md's bound T_first + T_susp_max + T_spread for n = 21 and
+ * T = 1 s, and no sooner than the minimum suspicion (no removal by fiat). */
+static void test_gossip_donor_failure(void **state) {
+  (void)state;
+  struct sim_config cfg;
+  struct sim_result r;
+  donor_fail_config(&cfg, 2e6);
+  cfg.gossip = 1;
+  assert_int_equal(run(&cfg, NULL, &r), 0);
+  double n = cfg.nodes + 1;
+  double t_first = 2.0;
+  double t_susp_min = 4.0 * fmax(1.0, log10(n));
+  double t_susp_max = 6.0 * t_susp_min;
+  double t_spread = ceil(log2(n)) + 1.0;
+  double bound = t_first + t_susp_max + t_spread;
+  double took = r.donor_dead_s - cfg.donor_fail_at;
+  printf("gossip: donor dead everywhere %.3f s after it failed (bound %.1f s, "
+         "min suspicion %.2f s); max %.3f s\n",
+         took, bound, t_susp_min, r.max_s);
+  assert_int_equal(r.complete, 20);
+  assert_true(r.donor_dead_s > 0.0);
+  assert_true(took >= t_susp_min);
+  assert_true(took <= bound);
+  assert_true(r.max_s > r.donor_dead_s); /* it was measured during the run */
+}
+
+/* Churn (even ids leave with gossip_leave, odd ids go silent), late joiners
+ * that only know the donor, and datagram loss: every node completes and
+ * membership converges again after the last disruption. */
+static void test_gossip_disruptions(void **state) {
+  (void)state;
+  struct sim_config cfg;
+  struct sim_result r;
+  small_config(&cfg, 16);
+  cfg.size = 1ull << 30;
+  cfg.chunk = 4u << 20;
+  cfg.gossip = 1;
+  cfg.churn = 0.25;
+  cfg.churn_down_s = 2.0;
+  cfg.late_count = 4;
+  cfg.late_at = 3.0;
+  cfg.loss = 0.02;
+  assert_int_equal(run(&cfg, NULL, &r), 0);
+  printf("gossip churn+late+loss: max %.3f s, members %.3f s, lost %llu\n",
+         r.max_s, r.members_s, (unsigned long long)r.gossip_lost);
+  assert_int_equal(r.complete, 20);
+  assert_true(r.members_s > cfg.late_at);
+  assert_true(r.gossip_bad_dials == 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_evq_orders),
@@ -209,6 +345,10 @@ int main(void) {
       cmocka_unit_test(test_donor_failure),
       cmocka_unit_test(test_capacity_conservative),
       cmocka_unit_test(test_disruptions_complete),
+      cmocka_unit_test(test_gossip_twenty_nodes),
+      cmocka_unit_test(test_gossip_replay),
+      cmocka_unit_test(test_gossip_donor_failure),
+      cmocka_unit_test(test_gossip_disruptions),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
