@@ -665,6 +665,9 @@ int cli_cmd_join(int argc, char **argv) {
   /* ---- PREPARE: redo applied in place, in the fetched tree */
   stage_begin(&c, ST_PREPARE);
   if (resume) {
+    /* Never prepared again once placed: the server may have run on it, and
+     * for Galera a grastate.dat rewritten to the snapshot's seqno behind an
+     * InnoDB that is ahead would have write-sets applied twice. */
     c.skipped[ST_PREPARE] = 1;
   } else if (ops->prepare(fetched, &local, log, eerr) < 0) {
     cli_fail(CLI_EXIT_FAILURE, "join", "%s; %s is untouched (run join again to prepare the "

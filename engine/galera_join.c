@@ -229,9 +229,14 @@ static int galera_wait(const struct engine_server *srv, const struct engine_join
       if (rc == 0 && strcmp(state, "Synced") == 0) {
         rc = engine__galera_status(m, "WSREP_LOCAL_STATE_UUID", uuid, sizeof(uuid), qerr);
         rc = rc ? rc : engine__galera_status(m, "WSREP_LAST_COMMITTED", seqno, sizeof(seqno), qerr);
-        engine__close(m);
-        snprintf(out_gtid, ENGINE_VALUE_MAX + 1, "%s:%s", uuid, seqno);
-        return 0;
+        if (rc == 0) {
+          engine__close(m);
+          snprintf(out_gtid, ENGINE_VALUE_MAX + 1, "%s:%s", uuid, seqno);
+          return 0;
+        }
+        /* Synced, but its position could not be read: asked again below,
+         * until the deadline names the last error. */
+        snprintf(state, sizeof(state), "Synced, position unread");
       }
       engine__close(m);
     }
