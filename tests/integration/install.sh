@@ -2,7 +2,7 @@
 # install.sh - `cmake --install` into a scratch root (DESTDIR): the binary,
 # the SST script and the man page are installed, the man page renders, and
 # each systemd unit's ExecStart binary and EnvironmentFile are where the
-# install put them; an install under another prefix than the configured one
+# install put them, and systemd-analyze finds no other fault in the units; an install under another prefix than the configured one
 # is refused before a single file is written.
 # usage: install.sh BUILD_DIR
 BUILD=$1
@@ -21,6 +21,12 @@ for u in "${units[@]}"; do
   env=$(sed -n 's/^EnvironmentFile=-\{0,1\}//p' "$u")
   check "$name: ExecStart's $exe is installed" test -n "$exe" -a -x "$root$exe"
   check "$name: its EnvironmentFile $env is installed" test -n "$env" -a -f "$root$env"
+  if command -v systemd-analyze >/dev/null; then
+    # Outside the scratch root the binary is not installed; anything else
+    # it reports is a fault of the unit.
+    others=$(systemd-analyze verify --man=no "$u" 2>&1 | grep -v "Command $exe is not executable")
+    check "$name: systemd-analyze verify reports nothing else${others:+: $others}" test -z "$others"
+  fi
 done
 check "wsrep_sst_seedmesh is installed next to seedmesh" test -x "$root$prefix/bin/wsrep_sst_seedmesh"
 page=$(find "$root" -name seedmesh.1 | head -1)
