@@ -98,13 +98,12 @@ dump_stuck() {
 # threads in a ptrace stop. That check can hang on its own
 # (google/sanitizers#1330, #777); seedmesh's shutdown had finished by then.
 in_leak_check() {
-  local c exe
+  local c exe tracer=""
   exe=$(readlink "/proc/$1/exe" 2>/dev/null) || return 1
   for c in $(pgrep -P "$1"); do
-    [ "$(readlink "/proc/$c/exe" 2>/dev/null)" = "$exe" ] || continue
-    cat /proc/"$1"/task/*/stat 2>/dev/null | awk '{print $3}' | grep -qx t && return 0
+    [ "$(readlink "/proc/$c/exe" 2>/dev/null)" = "$exe" ] && tracer=$c
   done
-  return 1
+  [ -n "$tracer" ] && cat /proc/"$1"/task/*/stat 2>/dev/null | awk '{print $3}' | grep -qx t
 }
 # stop_node I: SIGTERM, then waits for it; a node still running 60 s later
 # fails the check with its stacks and is killed, so a shutdown that hangs

@@ -310,9 +310,8 @@ proxy_start() {
 }
 proxy_stop() { pkill -P "$proxy_pid" 2>/dev/null; kill "$proxy_pid" 2>/dev/null; wait "$proxy_pid" 2>/dev/null; }
 if command -v socat >/dev/null && proxy_start; then
-  JOING=(--engine mariadb --source-host 127.0.0.1 --source-port $PROXY --replication-user repl
-         --replication-password-file "$WORK/repl.pw" --quiet --json)
-  "$SM" join "${JOING[@]}" --control s2/control.sock \
+  # the later --source-port wins: the proxy instead of the donor
+  "$SM" join "${JOIN[@]}" --source-port $PROXY --control s2/control.sock \
     --target "$WORK/r5/data" --port $((base + 11)) >joinG.json 2>joinG.err &
   jpid=$!
   for _ in $(seq 1200); do
