@@ -45,6 +45,8 @@ cleanup_all() {
     sleep 0.5
   done
   for f in "$WORK"/g*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done
+  # a node that never wrote its pid file (seen: one hung in Galera's abort)
+  for p in "${MARIADBD_PID[@]}"; do kill -9 "$p" 2>/dev/null; done
   wait 2>/dev/null
 }
 trap 'cleanup_all; [ "${KEEP_WORK:-0}" = 1 ] || rm -rf "$WORK"' EXIT

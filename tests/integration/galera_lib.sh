@@ -47,12 +47,15 @@ CNF
 }
 mkdir -p "$WORK/bin"
 ln -sf "$SRC_DIR/packaging/wsrep_sst_seedmesh" "$WORK/bin/wsrep_sst_seedmesh"
-# start_node I [extra mariadbd args]
+# start_node I [extra mariadbd args]; MARIADBD_PID[I] is its pid, for a node
+# that dies (or hangs in an abort) before it writes its pid file.
+declare -A MARIADBD_PID
 start_node() {
   local i=$1
   shift
   SEEDMESH_CONFIG="$WORK/sm$i.cnf" SEEDMESH_BIN="$SM" PATH="$WORK/bin:$PATH" \
     mariadbd --defaults-file="$WORK/g$i.cnf" "$@" >/dev/null 2>&1 &
+  MARIADBD_PID[$i]=$!
 }
 # wait_synced I SECONDS: 0 once node I is Synced; 1 when it died or the time
 # is up
@@ -69,7 +72,8 @@ wait_synced() {
 # stop_node I: stops mariadbd I (started by us) and waits for it
 stop_node() {
   local pid
-  pid=$(cat "$WORK/g$1.pid" 2>/dev/null) || return 0
+  pid=$(cat "$WORK/g$1.pid" 2>/dev/null) || pid=${MARIADBD_PID[$1]:-}
+  [ -n "$pid" ] || return 0
   kill "$pid" 2>/dev/null
   for _ in $(seq 120); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
   kill -9 "$pid" 2>/dev/null
